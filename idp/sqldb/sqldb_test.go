@@ -1,0 +1,45 @@
+package sqldb_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+)
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatal("no migration recorded")
+		}
+	})
+}
+
+func TestUniqueViolationIsRecognised(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		q := `INSERT INTO oauth_jtis (jti, expires_at) VALUES ($1, $2)`
+		if _, err := db.ExecContext(ctx, q, "a", 1); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.ExecContext(ctx, q, "a", 1)
+		if !sqldb.IsUniqueViolation(err) {
+			t.Fatalf("duplicate insert: got %v, want a unique violation", err)
+		}
+	})
+}
+
+func TestOpenRejectsUnknownScheme(t *testing.T) {
+	if _, err := sqldb.Open(context.Background(), "mysql://x"); err == nil {
+		t.Fatal("mysql:// accepted")
+	}
+}
