@@ -1,0 +1,26 @@
+// Package sdk lets a relying party of the xszz identity provider verify
+// tokens, sign users in and enforce organisation scope and grants.
+//
+// The shape follows github.com/coreos/go-oidc: discover the provider, build a
+// verifier, verify.
+//
+//	p, err := sdk.NewProvider(ctx, "https://id.xszz.example")
+//	v := p.AccessTokenVerifier(&sdk.Config{ClientID: "office"})
+//	claims, err := v.Verify(ctx, rawAccessToken)
+//
+// Defaults fail closed. A verifier without a client ID refuses every token;
+// only RS256 and ES256 are accepted (never "none", never HMAC); tokens
+// carrying "jku", "x5u", "x5c", "jwk" or "crit" headers are refused; the raw
+// token is size-checked before it is parsed. Options that weaken a check are
+// named Insecure….
+//
+// Specifications:
+//   - OpenID Connect Core 1.0, https://openid.net/specs/openid-connect-core-1_0.html
+//   - OpenID Connect Discovery 1.0, https://openid.net/specs/openid-connect-discovery-1_0.html
+//   - RFC 9068, JWT Profile for OAuth 2.0 Access Tokens
+//   - RFC 6750, Bearer Token Usage
+//   - RFC 7662, Token Introspection
+//   - RFC 7636, PKCE
+//   - OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0
+//   - RFC 8725, JSON Web Token Best Current Practices
+package sdk
