@@ -230,7 +230,7 @@ func (w *Web) Callback(rw http.ResponseWriter, r *http.Request) {
 	now := w.now()
 	s := &Session{
 		ID: randomString(), Subject: claims.Subject, SID: claims.SessionID, Claims: claims, IDToken: rawID,
-		AccessToken: tok.AccessToken, AccessTokenExpiry: tok.Expiry, RefreshToken: tok.RefreshToken,
+		AccessToken: tok.AccessToken, AccessTokenExpiry: w.expiry(tok), RefreshToken: tok.RefreshToken,
 		Created: now, Expires: now.Add(w.lifetime),
 	}
 	if err := w.store.Save(r.Context(), s); err != nil {
@@ -309,7 +309,7 @@ func (w *Web) refresh(ctx context.Context, id string) (*Session, error) {
 			s.SID = c.SessionID
 		}
 	}
-	s.AccessToken, s.AccessTokenExpiry = tok.AccessToken, tok.Expiry
+	s.AccessToken, s.AccessTokenExpiry = tok.AccessToken, w.expiry(tok)
 	if tok.RefreshToken != "" {
 		s.RefreshToken = tok.RefreshToken
 	}
@@ -317,6 +317,14 @@ func (w *Web) refresh(ctx context.Context, id string) (*Session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// expiry is the access token's expiry on the Web's clock.
+func (w *Web) expiry(tok *oauth2.Token) time.Time {
+	if tok.ExpiresIn > 0 {
+		return w.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return tok.Expiry
 }
 
 type sessionKey struct{}

@@ -1,0 +1,395 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xszz/xszz/sdk/internal/fakeidp"
+)
+
+func TestGuard(t *testing.T) {
+	clk := newClock()
+	idp, p := setup(t, clk)
+	v := p.AccessTokenVerifier(&Config{ClientID: "cockpit"})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := ClaimsFromContext(r.Context())
+		io.WriteString(w, c.Org.ID)
+	})
+	good := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", nil))
+	school := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{
+		"org": map[string]any{"id": "320102001", "level": "school", "path": []string{"000000", "320000", "320100", "320102", "320102001"}},
+	}))
+	noGrant := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{"grants": []string{}}))
+	office := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("office", nil))
+	expired := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{"exp": clk.Now().Add(-time.Hour).Unix()}))
+	h := NewGuard(v, RequireGrant("cockpit"), RequireScope("cockpit"), RequireLevel(LevelCounty), WithRealm("cockpit\r\nX: y")).Middleware(ok)
+
+	tests := []struct {
+		name, auth, query string
+		status            int
+		challenge         string
+	}{
+		{"good", "Bearer " + good, "", 200, ""},
+		{"lowercase scheme", "bearer " + good, "", 200, ""},
+		{"no token", "", "", 401, `Bearer realm="cockpitX: y"`},
+		{"basic auth", "Basic dXNlcjpwdw==", "", 401, `Bearer realm="cockpitX: y"`},
+		{"query token", "", "access_token=" + good, 400, `error="invalid_request"`},
+		{"query and header", "Bearer " + good, "access_token=" + good, 400, `error="invalid_request"`},
+		{"garbage", "Bearer abc", "", 401, `error="invalid_token", error_description="token invalid"`},
+		{"expired", "Bearer " + expired, "", 401, `error_description="token expired"`},
+		{"office token at cockpit", "Bearer " + office, "", 401, `error_description="token not for this resource"`},
+		{"no grant", "Bearer " + noGrant, "", 403, `error="insufficient_scope", error_description="grant cockpit required"`},
+		{"school level", "Bearer " + school, "", 403, `error="insufficient_scope", error_description="organisation level county or higher required"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/api?"+tt.query, nil)
+			if tt.auth != "" {
+				r.Header.Set("Authorization", tt.auth)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d (%s)", w.Code, tt.status, w.Body)
+			}
+			ch := w.Header().Get("WWW-Authenticate")
+			if !strings.Contains(ch, tt.challenge) || strings.ContainsAny(ch, "\r\n") {
+				t.Fatalf("WWW-Authenticate = %q, want %q", ch, tt.challenge)
+			}
+			if tt.status == 200 && w.Body.String() != "320000" {
+				t.Fatalf("body = %q", w.Body)
+			}
+		})
+	}
+	// Missing scope names the scope.
+	noScope := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{"scope": "openid"}))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+noScope)
+	w := httptest.NewRecorder()
+	NewGuard(v, RequireScope("cockpit")).Middleware(ok).ServeHTTP(w, r)
+	if w.Code != 403 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `scope="cockpit"`) {
+		t.Fatalf("%d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+func TestIntrospectionCache(t *testing.T) {
+	clk := newClock()
+	idp, p := setup(t, clk)
+	idp.RegisterClient(fakeidp.Client{ID: "cockpit", Secret: "s3cret&="})
+	in, err := p.Introspector(&IntrospectionConfig{ClientID: "cockpit", ClientSecret: "s3cret&="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", nil))
+	for range 5 {
+		res, err := in.Introspect(ctx, tok)
+		if err != nil || !res.Active || res.ClientID != "cockpit" || !slicesHas(res.Scopes, "cockpit") {
+			t.Fatalf("%+v %v", res, err)
+		}
+	}
+	if n := idp.IntrospectionRequests.Load(); n != 1 {
+		t.Fatalf("introspection requests = %d, want 1", n)
+	}
+	// Revoked: still cached until the TTL passes, then inactive.
+	idp.Revoke(tok)
+	clk.Advance(31 * time.Second)
+	if res, err := in.Introspect(ctx, tok); err != nil || res.Active {
+		t.Fatalf("after revocation: %+v %v", res, err)
+	}
+	// The Guard refuses a revoked token.
+	g := NewGuard(p.AccessTokenVerifier(&Config{ClientID: "cockpit"}), WithIntrospection(in))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	if _, err := g.Authenticate(r); err == nil || !strings.Contains(err.Error(), "inactive") {
+		t.Fatalf("revoked token: %v", err)
+	}
+	// Wrong secret: an error, never "active".
+	bad, _ := p.Introspector(&IntrospectionConfig{ClientID: "cockpit", ClientSecret: "wrong"})
+	if res, err := bad.Introspect(ctx, tok+"x"); err == nil {
+		t.Fatalf("wrong secret: %+v", res)
+	}
+}
+
+func slicesHas(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// rp is a relying party under test: a Web mounted on an httptest server.
+type rp struct {
+	web    *Web
+	srv    *httptest.Server
+	client *http.Client
+}
+
+func newRP(t *testing.T, idp *fakeidp.IdP, p *Provider, clk *fakeClock) *rp {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	idp.RegisterClient(fakeidp.Client{ID: "portal", Secret: "portal-secret", RedirectURI: srv.URL + "/callback"})
+	web, err := NewWeb(p, &WebConfig{
+		ClientID: "portal", ClientSecret: "portal-secret", RedirectURL: srv.URL + "/callback",
+		CookieKey: make([]byte, 32), PostLogoutRedirectURL: srv.URL + "/", Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.HandleFunc("/login", web.Login)
+	mux.HandleFunc("/callback", web.Callback)
+	mux.HandleFunc("/logout", web.Logout)
+	mux.HandleFunc("/backchannel", web.BackChannelLogout)
+	mux.Handle("/me", web.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := SessionFromContext(r.Context())
+		io.WriteString(w, s.Claims.Name+" "+s.Claims.Org.Name)
+	})))
+	jar, _ := cookiejar.New(nil)
+	return &rp{web: web, srv: srv, client: &http.Client{Jar: jar}}
+}
+
+func (r *rp) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := r.client.Get(r.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestWebSignInFlow(t *testing.T) {
+	clk := newClock()
+	idp, p := setup(t, clk)
+	rp := newRP(t, idp, p, clk)
+
+	// Not signed in: /me goes to the IdP and back, then shows the org.
+	resp, body := rp.get(t, "/me")
+	if resp.StatusCode != 200 || body != "张三 江苏省学生资助管理中心" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if resp.Request.URL.Path != "/me" {
+		t.Fatalf("landed on %s", resp.Request.URL)
+	}
+	// The session cookie is HttpOnly, SameSite=Lax, and holds no token.
+	u, _ := url.Parse(rp.srv.URL)
+	cks := rp.client.Jar.Cookies(u)
+	if len(cks) != 1 || cks[0].Name != "xszz-session" || strings.Count(cks[0].Value, ".") != 0 || len(cks[0].Value) > 200 {
+		t.Fatalf("cookies = %v", cks)
+	}
+
+	// Silent refresh when the access token nears expiry.
+	clk.Advance(59*time.Minute + 45*time.Second)
+	if resp, _ := rp.get(t, "/me"); resp.StatusCode != 200 || idp.RefreshRequests.Load() != 1 {
+		t.Fatalf("refresh: %d, refreshes %d", resp.StatusCode, idp.RefreshRequests.Load())
+	}
+	// Concurrent requests refresh once (rotating refresh tokens).
+	clk.Advance(59*time.Minute + 45*time.Second)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", rp.srv.URL+"/me", nil)
+			for _, c := range cks {
+				req.AddCookie(c)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("concurrent refresh: %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := idp.RefreshRequests.Load(); n != 2 {
+		t.Fatalf("refreshes = %d, want 2", n)
+	}
+
+	// RP-initiated logout: POST only, redirects to end_session with the hint.
+	if resp, _ := rp.get(t, "/logout"); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /logout = %d", resp.StatusCode)
+	}
+	noRedirect := *rp.client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirect.Post(rp.srv.URL+"/logout", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 303 || loc.Path != "/end_session" || loc.Query().Get("id_token_hint") == "" ||
+		loc.Query().Get("post_logout_redirect_uri") != rp.srv.URL+"/" || loc.Query().Get("state") == "" {
+		t.Fatalf("logout: %d %s", resp.StatusCode, loc)
+	}
+	if _, err := rp.web.Session(cookieReq(cks)); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("session after logout: %v", err)
+	}
+}
+
+func cookieReq(cks []*http.Cookie) *http.Request {
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, c := range cks {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func TestWebCallbackRefusals(t *testing.T) {
+	clk := newClock()
+	idp, p := setup(t, clk)
+	rp := newRP(t, idp, p, clk)
+	noRedirect := *rp.client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	start := func() url.Values {
+		resp, err := noRedirect.Get(rp.srv.URL + "/login?return_to=//evil.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		q := loc.Query()
+		if q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" {
+			t.Fatalf("authorize URL %s", loc)
+		}
+		return q
+	}
+	// State mismatch.
+	start()
+	resp, _ := rp.get(t, "/callback?code=x&state=forged")
+	if resp.StatusCode != 400 {
+		t.Fatalf("state mismatch: %d", resp.StatusCode)
+	}
+	// No login cookie at all (callback replayed in another browser).
+	resp, err := http.Get(rp.srv.URL + "/callback?code=x&state=y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("no cookie: %d", resp.StatusCode)
+	}
+	// An ID token with another nonce is refused: the IdP replays a nonce.
+	q := start()
+	resp, err = noRedirect.Get(idp.Issuer + "/authorize?" + url.Values{"client_id": {"portal"}, "redirect_uri": {rp.srv.URL + "/callback"},
+		"response_type": {"code"}, "state": {q.Get("state")}, "nonce": {"other"}, "code_challenge": {q.Get("code_challenge")},
+		"code_challenge_method": {"S256"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = noRedirect.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("nonce mismatch: %d", resp.StatusCode)
+	}
+	// A full sign-in ignores a foreign return_to.
+	resp, _ = rp.get(t, "/login?return_to=//evil.example")
+	if resp.Request.URL.Host != strings.TrimPrefix(rp.srv.URL, "http://") || resp.Request.URL.Path != "/" {
+		t.Fatalf("landed on %s", resp.Request.URL)
+	}
+}
+
+func TestBackChannelLogout(t *testing.T) {
+	clk := newClock()
+	idp, p := setup(t, clk)
+	rp := newRP(t, idp, p, clk)
+	if resp, _ := rp.get(t, "/me"); resp.StatusCode != 200 {
+		t.Fatal("sign-in failed")
+	}
+	u, _ := url.Parse(rp.srv.URL)
+	cks := rp.client.Jar.Cookies(u)
+	sid := idp.LastSID()
+	post := func(tok string) int {
+		resp, err := http.PostForm(rp.srv.URL+"/backchannel", url.Values{"logout_token": {tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatal("no Cache-Control: no-store")
+		}
+		return resp.StatusCode
+	}
+	rsaKey := idp.Key("rsa-1")
+	for name, tok := range map[string]string{
+		"no events":     fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": nil})),
+		"events wrong":  fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": map[string]any{"x": map[string]any{}}})),
+		"event not obj": fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": map[string]any{backChannelLogoutEvent: "yes"}})),
+		"nonce":         fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"nonce": "n"})),
+		"no sub or sid": fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", "", nil)),
+		"no jti":        fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"jti": nil})),
+		"wrong aud":     fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("office", "", sid, nil)),
+		"wrong typ":     fakeidp.Sign(t, rsaKey, "JWT", idp.LogoutClaims("portal", "", sid, nil)),
+		"ID token":      fakeidp.Sign(t, rsaKey, "JWT", idp.IDClaims("portal", "", map[string]any{"sid": sid})),
+		"expired":       fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"exp": clk.Now().Add(-time.Hour).Unix()})),
+		"garbage":       "x.y.z",
+	} {
+		if code := post(tok); code != 400 {
+			t.Errorf("%s: status %d", name, code)
+		}
+	}
+	if _, err := rp.web.Session(cookieReq(cks)); err != nil {
+		t.Fatalf("session ended by a bad token: %v", err)
+	}
+	good := fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "acct-42", sid, nil))
+	if code := post(good); code != 200 {
+		t.Fatalf("good logout token: %d", code)
+	}
+	if _, err := rp.web.Session(cookieReq(cks)); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("session after back-channel logout: %v", err)
+	}
+	if code := post(good); code != 400 {
+		t.Fatalf("replayed logout token: %d", code)
+	}
+	if _, err := rp.web.VerifyLogoutToken(context.Background(), good); !errors.Is(err, ErrReplayedToken) {
+		t.Fatalf("replay: %v", err)
+	}
+	resp, _ := rp.get(t, "/me") // signs in again
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	// Logout by sub only ends every session of the account.
+	if code := post(fakeidp.Sign(t, idp.Key("ec-1"), "logout+jwt", idp.LogoutClaims("portal", "acct-42", "", nil))); code != 200 {
+		t.Fatal(code)
+	}
+	if _, err := rp.web.Session(cookieReq(rp.client.Jar.Cookies(u))); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("session after sub logout: %v", err)
+	}
+}
+
+func TestSealerRefusesTampering(t *testing.T) {
+	s, _ := newSealer(make([]byte, 32))
+	v := s.seal("a", []byte("session-id"))
+	if b, err := s.open("a", v); err != nil || string(b) != "session-id" {
+		t.Fatal(err)
+	}
+	if _, err := s.open("b", v); err == nil {
+		t.Fatal("cookie accepted under another name")
+	}
+	raw := []byte(v)
+	raw[len(raw)/2] ^= 1
+	if _, err := s.open("a", string(raw)); err == nil {
+		t.Fatal("tampered cookie accepted")
+	}
+	if _, err := newSealer(make([]byte, 16)); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatal("short key accepted")
+	}
+}
