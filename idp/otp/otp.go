@@ -335,18 +335,21 @@ func (s *Service) sendLimits(phoneE164, addr, network string) ([]Limit, []string
 	c := s.cfg
 	var limits []Limit
 	var scopes []string
-	add := func(scope string, max int, window time.Duration, key string) {
+	add := func(scope string, max int, window time.Duration, kind, value string) {
 		if max > 0 && window > 0 {
-			limits = append(limits, Limit{Key: key, Window: window, Max: max})
+			limits = append(limits, Limit{Key: s.key(kind, value), Window: window, Max: max})
 			scopes = append(scopes, scope)
 		}
 	}
-	add(ScopePhone, 1, c.ResendInterval, s.key("p-resend", phoneE164))
-	add(ScopePhone, c.PerHour, time.Hour, s.key("p-hour", phoneE164))
-	add(ScopePhone, c.PerDay, 24*time.Hour, s.key("p-day", phoneE164))
-	add(ScopeIP, c.PerIPPerHour, time.Hour, s.key("ip-hour", addr))
-	add(ScopeNetwork, c.PerNetPerHour, time.Hour, s.key("net-hour", network))
-	add(ScopeGlobal, c.GlobalPerMinute, time.Minute, "global-minute")
+	add(ScopePhone, 1, c.ResendInterval, "p-resend", phoneE164)
+	add(ScopePhone, c.PerHour, time.Hour, "p-hour", phoneE164)
+	add(ScopePhone, c.PerDay, 24*time.Hour, "p-day", phoneE164)
+	add(ScopeIP, c.PerIPPerHour, time.Hour, "ip-hour", addr)
+	add(ScopeNetwork, c.PerNetPerHour, time.Hour, "net-hour", network)
+	if c.GlobalPerMinute > 0 {
+		limits = append(limits, Limit{Key: "global-minute", Window: time.Minute, Max: c.GlobalPerMinute})
+		scopes = append(scopes, ScopeGlobal)
+	}
 	return limits, scopes
 }
 

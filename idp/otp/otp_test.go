@@ -10,3 +10,7 @@ import (
 func TestMemoryStoreConformance(t *testing.T) {
 	otptest.Run(t, func(t *testing.T) otp.Store { return otp.NewMemoryStore(nil) })
 }
+
+func BenchmarkSendVerify(b *testing.B) {
+	otptest.Bench(b, otp.NewMemoryStore(nil))
+}
