@@ -1,0 +1,274 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/oauth"
+	"github.com/xszz/xszz/idp/session"
+)
+
+// authorize is the authorization endpoint (OIDC Core §3.1.2).
+func (s *Server) authorize(c echo.Context) error {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求格式错误", cause: err}
+	}
+	return s.startAuthorize(c, r.Form, s.Now().UTC().Truncate(time.Second))
+}
+
+// resume continues a request parked by the login or consent page.
+func (s *Server) resume(c echo.Context) error {
+	f, err := s.openFlow(c.QueryParam("flow"))
+	if err != nil {
+		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "登录流程已过期，请返回原应用重新登录", cause: err}
+	}
+	form, err := url.ParseQuery(f.Query)
+	if err != nil {
+		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求格式错误", cause: err}
+	}
+	return s.startAuthorize(c, form, time.Unix(f.RequestedAt, 0).UTC())
+}
+
+// preCheck enforces what fosite is lenient about, before anything can be
+// redirected: the client must exist, redirect_uri must be present and match
+// a registered URI exactly (fosite falls back to the only registered URI
+// and ignores loopback ports; SECURITY.md #1–6), and security-relevant
+// parameters must not be repeated.
+func (s *Server) preCheck(ctx context.Context, form url.Values) (*client.Client, error) {
+	for _, k := range []string{"client_id", "redirect_uri"} {
+		if len(form[k]) > 1 {
+			return nil, &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求参数重复"}
+		}
+	}
+	cl, err := s.Clients.Get(ctx, form.Get("client_id"))
+	if err != nil {
+		return nil, &userError{status: http.StatusBadRequest, code: "invalid_client", msg: "未知的应用（client_id 无效）", cause: err}
+	}
+	ru := form.Get("redirect_uri")
+	if ru == "" {
+		return nil, &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求缺少 redirect_uri"}
+	}
+	if !slices.Contains(cl.RedirectURIs, ru) {
+		return nil, &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "回调地址（redirect_uri）未在该应用登记，已拒绝跳转"}
+	}
+	return cl, nil
+}
+
+func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt time.Time) error {
+	ctx := c.Request().Context()
+	cl, err := s.preCheck(ctx, form)
+	if err != nil {
+		return err
+	}
+	r := c.Request().Clone(ctx)
+	r.Method = http.MethodGet
+	r.URL.RawQuery = form.Encode()
+	r.Form, r.PostForm = nil, nil
+	r.Body = http.NoBody
+	r.Header.Del("Content-Type")
+	ar, err := s.Provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		return s.authorizeError(c, ar, err)
+	}
+	for k, v := range form {
+		if len(v) > 1 {
+			return s.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' was given more than once.", k))
+		}
+	}
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return s.authorizeError(c, ar, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported."))
+	}
+	prompt := strings.Fields(form.Get("prompt"))
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return s.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+	}
+	sso, id := s.currentSession(c)
+	if sso != nil && !s.sessionSatisfies(sso, form, prompt, requestedAt) {
+		sso = nil
+	}
+	if sso == nil {
+		if slices.Contains(prompt, "none") {
+			return s.authorizeError(c, ar, fosite.ErrLoginRequired)
+		}
+		token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix()})
+		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(token))
+	}
+
+	scopes := s.grantableScopes(ar, cl, id)
+	if !cl.Trusted {
+		ok, err := s.hasConsent(ctx, id.Account.ID, cl.ID, scopes)
+		if err != nil {
+			return internal(err)
+		}
+		if !ok || slices.Contains(prompt, "consent") {
+			if slices.Contains(prompt, "none") {
+				return s.authorizeError(c, ar, fosite.ErrConsentRequired)
+			}
+			token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix()})
+			return c.Redirect(http.StatusSeeOther, "/consent?flow="+url.QueryEscape(token))
+		}
+	}
+	for _, sc := range scopes {
+		ar.GrantScope(sc)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	sess := s.newSession(id, sso, cl, ar.GetGrantedScopes(), requestedAt)
+	resp, err := s.Provider.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		return s.authorizeError(c, ar, err)
+	}
+	// RFC 9207: the client can tell which issuer answered.
+	resp.AddParameter("iss", s.Config.Issuer)
+	s.Provider.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
+	return nil
+}
+
+// sessionSatisfies applies prompt=login and max_age: a session older than
+// either asks for a fresh sign-in. A sign-in made after the request arrived
+// (the request was parked on the login page) counts as fresh.
+func (s *Server) sessionSatisfies(sso *session.Session, form url.Values, prompt []string, requestedAt time.Time) bool {
+	if slices.Contains(prompt, "login") && sso.AuthTime.Before(requestedAt) {
+		return false
+	}
+	if ma := form.Get("max_age"); ma != "" {
+		n, err := strconv.ParseInt(ma, 10, 64)
+		if err == nil && n >= 0 && s.Now().Sub(sso.AuthTime) > time.Duration(n)*time.Second {
+			return false
+		}
+	}
+	return true
+}
+
+// authorizeError answers with a redirect carrying the error when the
+// redirect URI is trustworthy, and with an error page otherwise.
+func (s *Server) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, err error) error {
+	ctx := c.Request().Context()
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if ar == nil || !ar.IsRedirectURIValid() {
+		return &userError{status: http.StatusBadRequest, code: rfc.ErrorField, msg: "授权请求无效：" + rfc.ErrorField, cause: err}
+	}
+	if rfc.CodeField >= 500 {
+		s.Log.ErrorContext(ctx, "authorize failed", "err", err, "debug", rfc.DebugField)
+	}
+	s.Provider.WriteAuthorizeError(ctx, c.Response(), ar, err)
+	return nil
+}
+
+// grantableScopes decides what the person can be granted: requested scopes
+// (fosite already refused scopes the client may not ask for), minus cockpit
+// without the grant and admin without the admin role at a trusted client.
+func (s *Server) grantableScopes(ar fosite.Requester, cl *client.Client, id *Identity) []string {
+	var out []string
+	for _, sc := range ar.GetRequestedScopes() {
+		switch sc {
+		case "cockpit":
+			if !id.HasGrant("cockpit") {
+				continue
+			}
+		case "admin":
+			if id.Account.Role != account.RoleAdmin || !cl.Trusted {
+				continue
+			}
+		case "offline_access":
+			if !slices.Contains(cl.GrantTypes, "refresh_token") {
+				continue
+			}
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// newSession builds what fosite stores with the code and the tokens.
+func (s *Server) newSession(id *Identity, sso *session.Session, cl *client.Client, scopes []string, requestedAt time.Time) *oauth.Session {
+	sess := oauth.NewSession()
+	sess.Subject = id.Account.ID
+	sess.SID = sso.ID
+	sess.AuthTime = sso.AuthTime
+	sess.Headers = &jwt.Headers{Extra: map[string]any{"xszz_alg": cl.IDTokenAlg}}
+	s.fillClaims(sess, id, scopes)
+	claims := sess.Claims
+	claims.Subject = id.Account.ID
+	claims.AuthTime = sso.AuthTime
+	claims.RequestedAt = requestedAt
+	claims.AuthenticationMethodsReferences = sso.AMR
+	return sess
+}
+
+// fillClaims (re)computes the identity claims from the account as it is
+// now; refresh calls it again so a moved or demoted account's new tokens
+// say so.
+func (s *Server) fillClaims(sess *oauth.Session, id *Identity, scopes []string) {
+	extra := map[string]any{"sid": sess.SID}
+	access := map[string]any{}
+	a := id.Account
+	if slices.Contains(scopes, "profile") {
+		extra["name"] = a.Name
+	}
+	if slices.Contains(scopes, "phone") {
+		extra["phone_number"] = a.Phone
+		extra["phone_number_verified"] = true
+	}
+	if slices.Contains(scopes, "org") {
+		extra["org"] = id.Org
+		extra["roles"] = id.Roles()
+		access["org"] = id.Org
+		access["roles"] = id.Roles()
+	}
+	if slices.Contains(scopes, "cockpit") && id.HasGrant("cockpit") {
+		access["grants"] = []string{"cockpit"}
+	}
+	sess.Claims.Extra = extra
+	sess.Access = access
+}
+
+// currentSession returns the browser's live SSO session and identity, or
+// nil when there is none or the account may no longer sign in.
+func (s *Server) currentSession(c echo.Context) (*session.Session, *Identity) {
+	ck, err := c.Cookie(s.Config.CookieName)
+	if err != nil {
+		return nil, nil
+	}
+	ctx := c.Request().Context()
+	sso, err := s.Sessions.Lookup(ctx, ck.Value)
+	if err != nil {
+		if !errors.Is(err, session.ErrNoSession) {
+			s.Log.ErrorContext(ctx, "session lookup failed", "err", err)
+		}
+		return nil, nil
+	}
+	id, err := s.Identities.Identity(ctx, sso.AccountID)
+	if err != nil || !id.Account.Active() {
+		return nil, nil
+	}
+	return sso, id
+}
+
+func (s *Server) hasConsent(ctx context.Context, accountID, clientID string, scopes []string) (bool, error) {
+	stored, err := s.Provider.Store.Consent(ctx, accountID, clientID)
+	if err != nil {
+		return false, err
+	}
+	have := strings.Fields(stored)
+	for _, sc := range scopes {
+		if !slices.Contains(have, sc) {
+			return false, nil
+		}
+	}
+	return stored != "", nil
+}

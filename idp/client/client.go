@@ -1,0 +1,451 @@
+// Package client holds the OAuth 2.0 / OpenID Connect clients (relying
+// parties) registered with the IdP, and the fast secret hash they are
+// authenticated with.
+package client
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	josev3 "github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+
+	"github.com/xszz/xszz/idp/sqldb"
+)
+
+// Token endpoint authentication methods (OIDC Core §9).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+// Client is a registered relying party. It implements fosite.Client and
+// fosite.OpenIDConnectClient.
+type Client struct {
+	ID                      string          `json:"client_id"`
+	Name                    string          `json:"client_name"`
+	SecretHash              []byte          `json:"-"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string        `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	Scopes                  []string        `json:"scopes"`
+	Audience                []string        `json:"audience,omitempty"`
+	Public                  bool            `json:"public"`
+	Trusted                 bool            `json:"trusted"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	IDTokenAlg              string          `json:"id_token_signed_response_alg"`
+	BackchannelLogoutURI    string          `json:"backchannel_logout_uri,omitempty"`
+	CreatedAt               time.Time       `json:"created_at"`
+
+	jwks *josev3.JSONWebKeySet
+}
+
+var (
+	_ fosite.Client              = (*Client)(nil)
+	_ fosite.OpenIDConnectClient = (*Client)(nil)
+	_ fosite.ResponseModeClient  = (*Client)(nil)
+)
+
+func (c *Client) GetID() string                   { return c.ID }
+func (c *Client) GetHashedSecret() []byte         { return c.SecretHash }
+func (c *Client) GetRedirectURIs() []string       { return c.RedirectURIs }
+func (c *Client) GetGrantTypes() fosite.Arguments { return c.GrantTypes }
+func (c *Client) GetResponseTypes() fosite.Arguments {
+	return c.ResponseTypes
+}
+func (c *Client) GetScopes() fosite.Arguments   { return c.Scopes }
+func (c *Client) IsPublic() bool                { return c.Public }
+func (c *Client) GetAudience() fosite.Arguments { return c.Audience }
+
+// Request objects are not supported: no request_uri is ever fetched
+// (SECURITY.md #12), so none are registered.
+func (c *Client) GetRequestURIs() []string                 { return nil }
+func (c *Client) GetJSONWebKeys() *josev3.JSONWebKeySet    { return c.jwks }
+func (c *Client) GetJSONWebKeysURI() string                { return "" }
+func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
+func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
+func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
+	return "" // any of RS256/ES256; fosite checks the key type
+}
+
+// Only the query response mode: no fragment (no implicit flows), no
+// form_post.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+}
+
+// AllowsPostLogoutRedirect reports whether uri is registered exactly.
+func (c *Client) AllowsPostLogoutRedirect(uri string) bool {
+	return slices.Contains(c.PostLogoutRedirectURIs, uri)
+}
+
+// Hasher authenticates client secrets. Secrets are 256-bit random values
+// the server generated, so a slow password hash buys nothing against
+// guessing and costs milliseconds per token request; a keyed HMAC keeps a
+// leaked table useless without the key and costs under a microsecond.
+type Hasher struct{ Key []byte }
+
+var _ fosite.Hasher = Hasher{}
+
+func (h Hasher) Hash(_ context.Context, data []byte) ([]byte, error) {
+	m := hmac.New(sha256.New, h.Key)
+	m.Write(data)
+	return m.Sum(nil), nil
+}
+
+func (h Hasher) Compare(ctx context.Context, hash, data []byte) error {
+	got, _ := h.Hash(ctx, data)
+	if !hmac.Equal(got, hash) {
+		return errors.New("client secret mismatch")
+	}
+	return nil
+}
+
+// Spec is what an operator supplies to register a client.
+type Spec struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	Scopes                 []string
+	Audience               []string
+	Public                 bool
+	Trusted                bool
+	AuthMethod             string
+	JWKS                   json.RawMessage
+	IDTokenAlg             string
+	BackchannelLogoutURI   string
+}
+
+// KnownScopes are the scopes the IdP understands.
+var KnownScopes = []string{"openid", "profile", "phone", "org", "offline_access", "cockpit", "admin"}
+
+// Validate checks a spec and fills defaults. allowHTTP permits http://
+// redirect URIs on loopback hosts (development only).
+func (s *Spec) Validate(allowHTTP bool) error {
+	if strings.TrimSpace(s.Name) == "" {
+		return errors.New("client name is required")
+	}
+	if len(s.GrantTypes) == 0 {
+		s.GrantTypes = []string{"authorization_code", "refresh_token"}
+		if !s.Public {
+			s.GrantTypes = append(s.GrantTypes, "client_credentials")
+		}
+	}
+	for _, g := range s.GrantTypes {
+		switch g {
+		case "authorization_code", "refresh_token":
+		case "client_credentials":
+			if s.Public {
+				return errors.New("a public client cannot use client_credentials")
+			}
+		default:
+			return fmt.Errorf("grant type %q is not supported (authorization_code, refresh_token, client_credentials)", g)
+		}
+	}
+	if len(s.Scopes) == 0 {
+		s.Scopes = []string{"openid", "profile", "phone", "org", "offline_access"}
+	}
+	for _, sc := range s.Scopes {
+		if !slices.Contains(KnownScopes, sc) {
+			return fmt.Errorf("scope %q is not known (%s)", sc, strings.Join(KnownScopes, " "))
+		}
+	}
+	if slices.Contains(s.GrantTypes, "authorization_code") && len(s.RedirectURIs) == 0 {
+		return errors.New("a client using authorization_code needs at least one redirect URI")
+	}
+	for _, u := range s.RedirectURIs {
+		if err := ValidateRedirectURI(u, allowHTTP); err != nil {
+			return fmt.Errorf("redirect URI %q: %w", u, err)
+		}
+	}
+	for _, u := range s.PostLogoutRedirectURIs {
+		if err := ValidateRedirectURI(u, allowHTTP); err != nil {
+			return fmt.Errorf("post-logout redirect URI %q: %w", u, err)
+		}
+	}
+	if s.BackchannelLogoutURI != "" {
+		if err := ValidateRedirectURI(s.BackchannelLogoutURI, allowHTTP); err != nil {
+			return fmt.Errorf("back-channel logout URI %q: %w", s.BackchannelLogoutURI, err)
+		}
+	}
+	switch {
+	case s.Public && s.AuthMethod == "":
+		s.AuthMethod = AuthNone
+	case s.AuthMethod == "" && len(s.JWKS) > 0:
+		s.AuthMethod = AuthPrivateKeyJWT
+	case s.AuthMethod == "":
+		s.AuthMethod = AuthSecretBasic
+	}
+	switch s.AuthMethod {
+	case AuthNone:
+		if !s.Public {
+			return errors.New("token endpoint auth method none is only for public clients")
+		}
+	case AuthSecretBasic, AuthSecretPost:
+		if s.Public {
+			return errors.New("a public client has no secret")
+		}
+	case AuthPrivateKeyJWT:
+		if len(s.JWKS) == 0 {
+			return errors.New("private_key_jwt needs the client's public keys (jwks)")
+		}
+		var set josev3.JSONWebKeySet
+		if err := json.Unmarshal(s.JWKS, &set); err != nil || len(set.Keys) == 0 {
+			return errors.New("jwks is not a JSON Web Key Set with keys")
+		}
+		for _, k := range set.Keys {
+			if !k.IsPublic() {
+				return errors.New("jwks must hold public keys only")
+			}
+		}
+	default:
+		return fmt.Errorf("token endpoint auth method %q is not supported", s.AuthMethod)
+	}
+	switch s.IDTokenAlg {
+	case "":
+		s.IDTokenAlg = "RS256"
+	case "RS256", "ES256":
+	default:
+		return fmt.Errorf("id token algorithm %q is not supported (RS256, ES256)", s.IDTokenAlg)
+	}
+	return nil
+}
+
+// ValidateRedirectURI enforces RFC 9700 §2.1 and §4.1: absolute https URIs
+// without fragments or user info; http only for loopback in development.
+func ValidateRedirectURI(raw string, allowHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URI")
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return errors.New("must be absolute")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return errors.New("must not have a fragment")
+	}
+	if u.User != nil {
+		return errors.New("must not carry user info")
+	}
+	if strings.Contains(u.Path, "/../") || strings.HasSuffix(u.Path, "/..") || strings.Contains(strings.ToLower(raw), "%2e") {
+		return errors.New("must not contain dot segments")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if allowHTTP && IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return errors.New("must use https (http only for loopback hosts in development)")
+	default:
+		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
+	}
+}
+
+// IsLoopback reports whether host names this machine.
+func IsLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// NewSecret returns a 256-bit client secret, base64url without padding.
+func NewSecret() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS RNG does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Store keeps clients in the database with a short in-process cache: the
+// token endpoint reads the client on every request, and registrations
+// change rarely.
+type Store struct {
+	db     *sqldb.DB
+	hasher Hasher
+	now    func() time.Time
+	ttl    time.Duration
+
+	mu    sync.RWMutex
+	cache map[string]cached
+}
+
+type cached struct {
+	c       *Client
+	expires time.Time
+}
+
+// NewStore returns a store; cacheTTL bounds how long a change made by
+// another process (such as the CLI) takes to be seen.
+func NewStore(db *sqldb.DB, hasher Hasher, now func() time.Time, cacheTTL time.Duration) *Store {
+	return &Store{db: db, hasher: hasher, now: now, ttl: cacheTTL, cache: map[string]cached{}}
+}
+
+// Create registers a client from a validated spec and returns it with its
+// secret in clear text (shown once, never stored).
+func (s *Store) Create(ctx context.Context, spec Spec) (*Client, string, error) {
+	c := &Client{
+		ID:                      newID(),
+		Name:                    spec.Name,
+		RedirectURIs:            spec.RedirectURIs,
+		PostLogoutRedirectURIs:  spec.PostLogoutRedirectURIs,
+		GrantTypes:              spec.GrantTypes,
+		ResponseTypes:           []string{"code"},
+		Scopes:                  spec.Scopes,
+		Audience:                spec.Audience,
+		Public:                  spec.Public,
+		Trusted:                 spec.Trusted,
+		TokenEndpointAuthMethod: spec.AuthMethod,
+		JWKS:                    spec.JWKS,
+		IDTokenAlg:              spec.IDTokenAlg,
+		BackchannelLogoutURI:    spec.BackchannelLogoutURI,
+		CreatedAt:               s.now().UTC().Truncate(time.Second),
+	}
+	if len(c.Audience) == 0 {
+		// The client is the resource server for its own API unless told
+		// otherwise, so its tokens are useless at any other RS.
+		c.Audience = []string{c.ID}
+	}
+	var secret string
+	if c.TokenEndpointAuthMethod == AuthSecretBasic || c.TokenEndpointAuthMethod == AuthSecretPost {
+		secret = NewSecret()
+		c.SecretHash, _ = s.hasher.Hash(ctx, []byte(secret))
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode client: %w", err)
+	}
+	ts := c.CreatedAt.Unix()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO clients (id, secret_hash, name, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+		c.ID, c.SecretHash, c.Name, string(data), ts)
+	if err != nil {
+		return nil, "", fmt.Errorf("insert client %q: %w", c.Name, err)
+	}
+	if err := c.parseJWKS(); err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+// Get returns a client by id, wrapping sqldb.ErrNotFound when unknown.
+func (s *Store) Get(ctx context.Context, id string) (*Client, error) {
+	now := s.now()
+	s.mu.RLock()
+	e, ok := s.cache[id]
+	s.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return e.c, nil
+	}
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cache[id] = cached{c: c, expires: now.Add(s.ttl)}
+	s.mu.Unlock()
+	return c, nil
+}
+
+func (s *Store) load(ctx context.Context, id string) (*Client, error) {
+	var (
+		data string
+		hash []byte
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT data, secret_hash FROM clients WHERE id = $1`, id).Scan(&data, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("client %q: %w", id, sqldb.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load client %q: %w", id, err)
+	}
+	return decode(data, hash)
+}
+
+func decode(data string, hash []byte) (*Client, error) {
+	var c Client
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return nil, fmt.Errorf("decode client: %w", err)
+	}
+	c.SecretHash = hash
+	if err := c.parseJWKS(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Client) parseJWKS() error {
+	if len(c.JWKS) == 0 {
+		return nil
+	}
+	var set josev3.JSONWebKeySet
+	if err := json.Unmarshal(c.JWKS, &set); err != nil {
+		return fmt.Errorf("client %q: decode jwks: %w", c.ID, err)
+	}
+	c.jwks = &set
+	return nil
+}
+
+// List returns every client, oldest first.
+func (s *Store) List(ctx context.Context) ([]*Client, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT data, secret_hash FROM clients ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []*Client
+	for rows.Next() {
+		var (
+			data string
+			hash []byte
+		)
+		if err := rows.Scan(&data, &hash); err != nil {
+			return nil, fmt.Errorf("list clients: %w", err)
+		}
+		c, err := decode(data, hash)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes a client. Its tokens are revoked by the caller.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete client %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("client %q: %w", id, sqldb.ErrNotFound)
+	}
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
+	return nil
+}

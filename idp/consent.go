@@ -1,0 +1,111 @@
+package idp
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/xszz/xszz/idp/audit"
+)
+
+// scopeNames tells people in plain words what a scope shares.
+var scopeNames = map[string]string{
+	"openid":         "您的账号标识",
+	"profile":        "姓名",
+	"phone":          "手机号",
+	"org":            "所在单位及角色",
+	"offline_access": "在您离开后保持访问（刷新令牌）",
+	"cockpit":        "数字驾驶舱访问权限",
+	"admin":          "管理权限",
+}
+
+func (s *Server) consentPage(c echo.Context) error {
+	tok := c.QueryParam("flow")
+	ctx := c.Request().Context()
+	f, err := s.openFlow(tok)
+	if err != nil {
+		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权流程已过期，请返回原应用重新登录", cause: err}
+	}
+	sso, id := s.currentSession(c)
+	if sso == nil {
+		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(tok))
+	}
+	q, _ := url.ParseQuery(f.Query)
+	cl, err := s.Clients.Get(ctx, q.Get("client_id"))
+	if err != nil {
+		return &userError{status: http.StatusBadRequest, code: "invalid_client", msg: "未知的应用", cause: err}
+	}
+	var names []string
+	for _, sc := range fosite.RemoveEmpty(splitScopes(q.Get("scope"))) {
+		if n, ok := scopeNames[sc]; ok && (sc != "cockpit" || id.HasGrant("cockpit")) {
+			names = append(names, n)
+		}
+	}
+	return s.render(c, http.StatusOK, "consent.html", map[string]any{"Title": "授权确认", "ClientName": cl.Name, "Scopes": names, "Flow": tok})
+}
+
+func (s *Server) consentSubmit(c echo.Context) error {
+	ctx := c.Request().Context()
+	tok := c.FormValue("flow")
+	f, err := s.openFlow(tok)
+	if err != nil {
+		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权流程已过期，请返回原应用重新登录", cause: err}
+	}
+	sso, id := s.currentSession(c)
+	if sso == nil {
+		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(tok))
+	}
+	q, _ := url.ParseQuery(f.Query)
+	cl, err := s.preCheck(ctx, q)
+	if err != nil {
+		return err
+	}
+	if c.FormValue("decision") != "allow" {
+		s.audit(ctx, audit.Event{Type: "consent.denied", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
+		u, _ := url.Parse(q.Get("redirect_uri"))
+		rq := u.Query()
+		rq.Set("error", "access_denied")
+		rq.Set("iss", s.Config.Issuer)
+		if st := q.Get("state"); st != "" {
+			rq.Set("state", st)
+		}
+		u.RawQuery = rq.Encode()
+		return c.Redirect(http.StatusSeeOther, u.String())
+	}
+	if err := s.Provider.Store.SaveConsent(ctx, id.Account.ID, cl.ID, splitScopes(q.Get("scope"))); err != nil {
+		return internal(err)
+	}
+	s.audit(ctx, audit.Event{Type: "consent.granted", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
+	// prompt=consent has been answered; drop it so the resumed request
+	// does not ask again.
+	q.Del("prompt")
+	resumed := s.sealFlow(flow{Query: q.Encode(), RequestedAt: f.RequestedAt})
+	return c.Redirect(http.StatusSeeOther, "/oauth2/auth/resume?flow="+url.QueryEscape(resumed))
+}
+
+func splitScopes(s string) []string {
+	return fosite.RemoveEmpty(splitSpace(s))
+}
+
+func splitSpace(s string) []string {
+	var out []string
+	start := -1
+	for i, r := range s {
+		if r == ' ' {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
+}

@@ -1,0 +1,271 @@
+// Package oauth composes the OAuth 2.0 / OpenID Connect protocol engine
+// (fosite) with xszz's storage, keys and token formats.
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/oauthstore"
+)
+
+// Config holds the protocol settings.
+type Config struct {
+	Issuer          string
+	Secret          []byte // at least 32 bytes: keys the HMAC of codes and refresh tokens
+	AccessTokenTTL  time.Duration
+	IDTokenTTL      time.Duration
+	RefreshTokenTTL time.Duration
+	CodeTTL         time.Duration
+	// AccessTokenAlg signs access tokens. ES256 by default: an RSA-2048
+	// signature costs ~1.7 ms here, an ES256 one ~50 µs, and access tokens
+	// are minted on every token request (README, "Performance").
+	AccessTokenAlg string
+	// AllowHTTPLoopback admits http:// redirect URIs on loopback hosts;
+	// only when the issuer itself is http on loopback (development).
+	AllowHTTPLoopback bool
+}
+
+// Provider is the protocol engine.
+type Provider struct {
+	fosite.OAuth2Provider
+	Config  Config
+	Fosite  *fosite.Config
+	Store   *oauthstore.Store
+	Signer  *Signer
+	Tokens  *TokenStrategy
+	Clients *client.Store
+}
+
+// Endpoint paths, relative to the issuer.
+const (
+	PathAuthorize  = "/oauth2/auth"
+	PathToken      = "/oauth2/token"
+	PathUserinfo   = "/userinfo"
+	PathIntrospect = "/oauth2/introspect"
+	PathRevoke     = "/oauth2/revoke"
+	PathLogout     = "/oauth2/logout"
+	PathJWKS       = "/.well-known/jwks.json"
+)
+
+// clientSource adapts client.Store to fosite's client manager.
+type clientSource struct {
+	*oauthstore.Store
+	clients *client.Store
+}
+
+func (c clientSource) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	cl, err := c.clients.Get(ctx, id)
+	if err != nil {
+		return nil, fosite.ErrNotFound.WithWrap(err)
+	}
+	return cl, nil
+}
+
+type clientGetter struct{ clients *client.Store }
+
+func (c clientGetter) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	cl, err := c.clients.Get(ctx, id)
+	if err != nil {
+		return nil, fosite.ErrNotFound.WithWrap(err)
+	}
+	return cl, nil
+}
+
+// New builds the provider. Only what the discovery document advertises is
+// composed: the authorization code flow with PKCE, refresh tokens,
+// client credentials, OpenID Connect (code flow), introspection and
+// revocation. No implicit, hybrid or password grant is registered, so
+// fosite answers them with unsupported_response_type / unsupported_grant_type.
+func New(cfg Config, store *oauthstore.Store, clients *client.Store, k Keys, hasher fosite.Hasher, now func() time.Time) (*Provider, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, fmt.Errorf("oauth: secret must be at least 32 bytes")
+	}
+	if cfg.AccessTokenAlg == "" {
+		cfg.AccessTokenAlg = "ES256"
+	}
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	fc := &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenTTL,
+		RefreshTokenLifespan:           cfg.RefreshTokenTTL,
+		AuthorizeCodeLifespan:          cfg.CodeTTL,
+		IDTokenLifespan:                cfg.IDTokenTTL,
+		IDTokenIssuer:                  issuer,
+		AccessTokenIssuer:              issuer,
+		TokenURL:                       issuer + PathToken,
+		GlobalSecret:                   cfg.Secret,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.ExactAudienceMatchingStrategy,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RefreshTokenScopes:             []string{"offline_access"},
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		ClientSecretsHasher:            hasher,
+		AllowedPromptValues:            []string{"login", "none", "consent", "select_account"},
+		SendDebugMessagesToClients:     false,
+		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
+		ClientAuthenticationStrategy:   nil,
+		RedirectSecureChecker: func(_ context.Context, u *url.URL) bool {
+			return u.Scheme == "https" || (cfg.AllowHTTPLoopback && u.Scheme == "http" && client.IsLoopback(u.Hostname()))
+		},
+	}
+	signer := NewSigner(k, "RS256", now)
+	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	tokens := &TokenStrategy{HMAC: hmacStrategy, Signer: signer, Issuer: issuer, Alg: cfg.AccessTokenAlg, Now: now}
+	strategy := compose.CommonStrategy{
+		CoreStrategy:               tokens,
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
+		Signer:                     signer,
+	}
+	storage := clientSource{Store: store, clients: clients}
+	p := compose.Compose(fc, storage, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+	)
+	return &Provider{OAuth2Provider: p, Config: cfg, Fosite: fc, Store: store, Signer: signer, Tokens: tokens, Clients: clients}, nil
+}
+
+// ClientGetter returns what oauthstore needs to resolve clients.
+func ClientGetter(c *client.Store) oauthstore.Clients { return clientGetter{c} }
+
+// TokenStrategy issues RFC 9068 JWT access tokens and keeps fosite's HMAC
+// tokens for authorization codes and refresh tokens, which only the IdP
+// reads and which must be revocable by lookup.
+type TokenStrategy struct {
+	HMAC   *oauth2.HMACSHAStrategy
+	Signer *Signer
+	Issuer string
+	Alg    string
+	Now    func() time.Time
+}
+
+var _ oauth2.CoreStrategy = (*TokenStrategy)(nil)
+
+// AccessTokenSignature is the JWS signature: unique per token, and what
+// the token is stored under.
+func (t *TokenStrategy) AccessTokenSignature(_ context.Context, token string) string {
+	return signatureOf(token)
+}
+
+// AccessClaims are the claims of an access token (RFC 9068 §2.2 plus the
+// xszz claims).
+type AccessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	JTI      string   `json:"jti"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	SID      string   `json:"sid,omitempty"`
+}
+
+// GenerateAccessToken signs an access token.
+func (t *TokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requester) (string, string, error) {
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return "", "", fmt.Errorf("access token: unexpected session type %T", req.GetSession())
+	}
+	now := t.Now().UTC()
+	exp := sess.GetExpiresAt(fosite.AccessToken)
+	if exp.IsZero() {
+		return "", "", fmt.Errorf("access token: no expiry set")
+	}
+	aud := []string(req.GetGrantedAudience())
+	if len(aud) == 0 {
+		aud = req.GetClient().GetAudience()
+	}
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", "", fmt.Errorf("access token: jti: %w", err)
+	}
+	base := AccessClaims{
+		Issuer: t.Issuer, Subject: sess.GetSubject(), Audience: aud, ClientID: req.GetClient().GetID(),
+		Scope: strings.Join(req.GetGrantedScopes(), " "), Expiry: exp.Unix(), IssuedAt: now.Unix(),
+		JTI: base64.RawURLEncoding.EncodeToString(jti[:]), SID: sess.SID,
+	}
+	if !sess.AuthTime.IsZero() {
+		base.AuthTime = sess.AuthTime.Unix()
+	}
+	var claims any = base
+	if len(sess.Access) > 0 {
+		m := make(map[string]any, len(sess.Access)+10)
+		for k, v := range sess.Access {
+			m[k] = v
+		}
+		m["iss"], m["sub"], m["aud"], m["client_id"] = base.Issuer, base.Subject, base.Audience, base.ClientID
+		m["exp"], m["iat"], m["jti"] = base.Expiry, base.IssuedAt, base.JTI
+		if base.Scope != "" {
+			m["scope"] = base.Scope
+		}
+		if base.AuthTime != 0 {
+			m["auth_time"] = base.AuthTime
+		}
+		if base.SID != "" {
+			m["sid"] = base.SID
+		}
+		claims = m
+	}
+	tok, err := t.Signer.Sign(ctx, t.Alg, "at+jwt", claims)
+	if err != nil {
+		return "", "", err
+	}
+	return tok, signatureOf(tok), nil
+}
+
+// ValidateAccessToken checks signature and expiry; revocation is checked by
+// fosite through the store.
+func (t *TokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
+	_, header, err := t.Signer.Verify(ctx, token)
+	switch {
+	case err == nil:
+	case err == ErrExpired:
+		return fosite.ErrTokenExpired.WithWrap(err)
+	default:
+		return fosite.ErrTokenSignatureMismatch.WithWrap(err)
+	}
+	if typ, _ := header["typ"].(string); !strings.EqualFold(typ, "at+jwt") {
+		return fosite.ErrTokenClaim.WithHint("Not an access token.")
+	}
+	return nil
+}
+
+func (t *TokenStrategy) RefreshTokenSignature(ctx context.Context, token string) string {
+	return t.HMAC.RefreshTokenSignature(ctx, token)
+}
+func (t *TokenStrategy) GenerateRefreshToken(ctx context.Context, r fosite.Requester) (string, string, error) {
+	return t.HMAC.GenerateRefreshToken(ctx, r)
+}
+func (t *TokenStrategy) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
+	return t.HMAC.ValidateRefreshToken(ctx, r, token)
+}
+func (t *TokenStrategy) AuthorizeCodeSignature(ctx context.Context, token string) string {
+	return t.HMAC.AuthorizeCodeSignature(ctx, token)
+}
+func (t *TokenStrategy) GenerateAuthorizeCode(ctx context.Context, r fosite.Requester) (string, string, error) {
+	return t.HMAC.GenerateAuthorizeCode(ctx, r)
+}
+func (t *TokenStrategy) ValidateAuthorizeCode(ctx context.Context, r fosite.Requester, token string) error {
+	return t.HMAC.ValidateAuthorizeCode(ctx, r, token)
+}
