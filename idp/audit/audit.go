@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -85,6 +86,10 @@ type Log struct {
 	now func() time.Time
 	log *slog.Logger
 	key []byte
+
+	mu      sync.Mutex
+	queue   []*pending
+	writing bool // a writeQueued goroutine is running
 }
 
 // Option configures a Log.
@@ -128,8 +133,18 @@ const (
 
 const columns = `seq, at_ms, type, result, reason, actor_id, subject_id, org_id, org_path, ip, user_agent, detail, prev_hash, hash`
 
-// Record appends e to the chain in one short transaction. Appends from
-// several processes are serialised on the chain's head row.
+// Record appends e to the chain and returns once it is committed.
+//
+// Every append must lock the chain's head, so appends are inherently one
+// at a time, and a commit waits for the disk (a few milliseconds on
+// PostgreSQL with fsync). To serve bursts of sign-ins, Record group-commits:
+// events that arrive while a transaction is in flight are appended together
+// in the next one, one short transaction per batch. Across processes,
+// batches are serialised on the head row (PostgreSQL: SELECT … FOR UPDATE;
+// SQLite: the IMMEDIATE transaction's write lock).
+//
+// If ctx ends while the event waits for its batch, Record returns the
+// context's error, but the event may still be recorded.
 func (l *Log) Record(ctx context.Context, e Event) error {
 	e, err := l.normalise(e)
 	if err != nil {
@@ -139,43 +154,125 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if err != nil {
 		return fmt.Errorf("record audit event %q: %w", e.Type, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("record audit event %q: %w", e.Type, err)
+	}
+	p := &pending{e: e, detail: detail, done: make(chan error, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	start := !l.writing
+	l.writing = true
+	l.mu.Unlock()
+	if start {
+		go l.writeQueued()
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			return fmt.Errorf("record audit event %q: %w", e.Type, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("record audit event %q: %w (it may still be recorded)", e.Type, ctx.Err())
+	}
+}
+
+// pending is an event waiting for its batch.
+type pending struct {
+	e      Event
+	detail string
+	done   chan error
+}
+
+const (
+	// maxBatch keeps a batch's INSERT within both databases' limits on
+	// bound parameters (14 a row) and its transaction short.
+	maxBatch = 256
+	// writeTimeout bounds a batch, which serves many callers and so cannot
+	// run under any one caller's context.
+	writeTimeout = 15 * time.Second
+)
+
+// writeQueued appends queued events, batch after batch, until the queue is
+// empty. At most one runs per Log.
+func (l *Log) writeQueued() {
+	for {
+		l.mu.Lock()
+		n := min(len(l.queue), maxBatch)
+		if n == 0 {
+			l.writing = false
+			l.queue = nil
+			l.mu.Unlock()
+			return
+		}
+		batch := l.queue[:n:n]
+		l.queue = l.queue[n:]
+		l.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		err := l.appendBatch(ctx, batch)
+		cancel()
+		if err != nil {
+			l.log.Error("audit append failed", "events", len(batch), "err", err)
+		}
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
+}
+
+func (l *Log) appendBatch(ctx context.Context, batch []*pending) error {
 	head := `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1`
 	if l.db.Dialect == sqldb.Postgres {
 		head += ` FOR UPDATE`
 	}
-	// SQLite's transactions start IMMEDIATE (see sqldb), which takes the
-	// write lock at BEGIN; PostgreSQL writers queue on the head row's lock.
-	err = l.db.InTx(ctx, func(tx *sql.Tx) error {
+	return l.db.InTx(ctx, func(tx *sql.Tx) error {
 		var prev string
 		var seq int64
 		if err := tx.QueryRowContext(ctx, head).Scan(&seq, &prev); err != nil {
 			return fmt.Errorf("read chain head: %w", err)
 		}
-		seq++
-		sum := l.sum(prev, seq, e)
-		args := []any{seq, e.Time.UnixMilli(), e.Type, e.Result, e.Reason, e.ActorID, e.SubjectID,
-			e.OrgID, e.OrgPath, e.IP, e.UserAgent, detail, prev, sum}
-		insert := `INSERT INTO audit_log (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+		first := seq + 1
+		var values strings.Builder
+		args := make([]any, 0, len(batch)*14+2)
+		for i, p := range batch {
+			seq++
+			sum := l.sum(prev, seq, p.e)
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(")
+			for j := range 14 {
+				if j > 0 {
+					values.WriteString(", ")
+				}
+				fmt.Fprintf(&values, "$%d", len(args)+j+1)
+			}
+			values.WriteString(")")
+			e := p.e
+			args = append(args, seq, e.Time.UnixMilli(), e.Type, e.Result, e.Reason, e.ActorID, e.SubjectID,
+				e.OrgID, e.OrgPath, e.IP, e.UserAgent, p.detail, prev, sum)
+			prev = sum
+		}
+		insert := `INSERT INTO audit_log (` + columns + `) VALUES ` + values.String()
 		if l.db.Dialect == sqldb.Postgres {
 			// One round trip fewer while the head row is locked.
-			_, err := tx.ExecContext(ctx, `WITH ins AS (`+insert+`) UPDATE audit_chain SET head_seq = $1, head_hash = $14 WHERE id = 1`, args...)
-			if err != nil {
-				return fmt.Errorf("append seq %d: %w", seq, err)
+			n := len(args)
+			args = append(args, seq, prev)
+			q := fmt.Sprintf(`WITH ins AS (%s) UPDATE audit_chain SET head_seq = $%d, head_hash = $%d WHERE id = 1`, insert, n+1, n+2)
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("append seq %d to %d: %w", first, seq, err)
 			}
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
-			return fmt.Errorf("append seq %d: %w", seq, err)
+			return fmt.Errorf("append seq %d to %d: %w", first, seq, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1`, seq, sum); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1`, seq, prev); err != nil {
 			return fmt.Errorf("move chain head to %d: %w", seq, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("record audit event %q: %w", e.Type, err)
-	}
-	return nil
 }
 
 // ErrInvalidEvent is returned by Record for an event without a type or with

@@ -71,6 +71,7 @@ func verifyOK(t *testing.T, l *audit.Log, want int) {
 }
 
 func TestRecordThenVerify(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -109,6 +110,7 @@ func TestRecordThenVerify(t *testing.T) {
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestRecordRefusesEventsWithoutTypeOrResult(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		l, _ := newLog(db)
 		for _, e := range []audit.Event{
@@ -124,7 +126,20 @@ func TestRecordRefusesEventsWithoutTypeOrResult(t *testing.T) {
 	})
 }
 
+func TestRecordGivesUpWithItsContext(t *testing.T) {
+	t.Parallel()
+	db := sqldbtest.OpenSQLite(t)
+	l, _ := newLog(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Record(ctx, login("a")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Record with a cancelled context = %v", err)
+	}
+	verifyOK(t, l, 0)
+}
+
 func TestRecordStoresHostileInputSafely(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, _ := newLog(db)
@@ -159,6 +174,7 @@ func tamper(t *testing.T, db *sqldb.DB, stmts ...string) {
 }
 
 func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		stmts   []string
@@ -181,6 +197,7 @@ func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 				l, c := newLog(db)
 				record(t, l, c, 5)
@@ -199,6 +216,7 @@ func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
 }
 
 func TestDatabaseRefusesUpdatesAndEarlyDeletes(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -217,6 +235,7 @@ func TestDatabaseRefusesUpdatesAndEarlyDeletes(t *testing.T) {
 }
 
 func TestKeyedChainNeedsItsKey(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db, audit.WithKey([]byte("chain key from config")))
@@ -235,6 +254,7 @@ func TestKeyedChainNeedsItsKey(t *testing.T) {
 }
 
 func TestConcurrentRecordKeepsTheChain(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, _ := newLog(db)
@@ -269,6 +289,7 @@ func TestConcurrentRecordKeepsTheChain(t *testing.T) {
 }
 
 func TestSearchFilters(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -325,6 +346,7 @@ func TestSearchFilters(t *testing.T) {
 }
 
 func TestExport(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -374,20 +396,34 @@ func TestExport(t *testing.T) {
 }
 
 func TestExportReadsEveryPage(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
-		l, c := newLog(db)
-		record(t, l, c, audit.MaxLimit+5)
+		l, _ := newLog(db)
+		const n = audit.MaxLimit + 5
+		var wg sync.WaitGroup
+		for w := range 5 {
+			wg.Go(func() {
+				for i := w; i < n; i += 5 {
+					if err := l.Record(context.Background(), login(fmt.Sprint("acc-", i))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 		var buf bytes.Buffer
 		if err := l.Export(context.Background(), &buf, audit.JSONLines, audit.Query{}); err != nil {
 			t.Fatal(err)
 		}
-		if n := strings.Count(buf.String(), "\n"); n != audit.MaxLimit+5 {
-			t.Errorf("exported %d rows, want %d", n, audit.MaxLimit+5)
+		if got := strings.Count(buf.String(), "\n"); got != n {
+			t.Errorf("exported %d rows, want %d", got, n)
 		}
 	})
 }
 
 func TestArchiveKeepsTheRestVerifiable(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -424,6 +460,7 @@ func TestArchiveKeepsTheRestVerifiable(t *testing.T) {
 }
 
 func TestArchiveEverythingThenAppend(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -438,6 +475,7 @@ func TestArchiveEverythingThenAppend(t *testing.T) {
 }
 
 func TestArchiveStopsAtALateStampedRow(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -456,6 +494,7 @@ func TestArchiveStopsAtALateStampedRow(t *testing.T) {
 }
 
 func TestArchiveRefusesABrokenChain(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -474,6 +513,7 @@ func TestArchiveRefusesABrokenChain(t *testing.T) {
 }
 
 func TestRetainOnceWritesADatedFile(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, c := newLog(db)
@@ -509,6 +549,7 @@ func TestRetainOnceWritesADatedFile(t *testing.T) {
 }
 
 func TestRunRetentionStopsWithItsContext(t *testing.T) {
+	t.Parallel()
 	db := sqldbtest.OpenSQLite(t)
 	l, _ := newLog(db)
 	ctx, cancel := context.WithCancel(context.Background())

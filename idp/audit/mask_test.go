@@ -11,6 +11,7 @@ import (
 )
 
 func TestMaskPhone(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"13800138000", "138****8000"},
 		{"+8613800138000", "138****8000"},
@@ -33,6 +34,7 @@ func TestMaskPhone(t *testing.T) {
 }
 
 func TestRecordScrubsSecretsAndPhones(t *testing.T) {
+	t.Parallel()
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		l, _ := newLog(db)
