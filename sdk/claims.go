@@ -239,3 +239,6 @@ func dateClaim(f *float64, name string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// HasAudience reports whether "aud" contains a.
+func (c *Claims) HasAudience(a string) bool { return c != nil && slices.Contains(c.Audience, a) }

@@ -1,0 +1,113 @@
+// Command portal is the xszz staff work portal (学生资助工作门户) in
+// miniature: a complete server-side relying party that signs a user in at
+// the xszz IdP and shows their organisation.
+//
+// Flags (or the environment variables in brackets):
+//
+//	-issuer         IdP issuer URL                 [XSZZ_ISSUER]          default http://localhost:8080
+//	-client-id      registered client ID           [XSZZ_CLIENT_ID]       default portal
+//	-client-secret  client secret                  [XSZZ_CLIENT_SECRET]
+//	-redirect-url   registered redirect URI        [XSZZ_REDIRECT_URL]    default http://localhost:8090/callback
+//	-listen         listen address                 [XSZZ_LISTEN]          default localhost:8090
+//	-cookie-key     64 hex digits (AES-256 key)    [XSZZ_COOKIE_KEY]      default: random per start
+//
+// Register the client at the IdP with redirect URI {base}/callback,
+// post-logout redirect URI {base}/ and back-channel logout URI
+// {base}/backchannel-logout.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"html/template"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/xszz/xszz/sdk"
+)
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+var page = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="zh-CN"><meta charset="utf-8"><title>学生资助工作门户</title>
+<h1>学生资助工作门户</h1>
+{{if .}}
+<p>{{.Claims.Name}}（{{.Claims.Subject}}）</p>
+{{with .Claims.Org}}<table>
+<tr><th>单位</th><td>{{.Name}} ({{.ID}})</td></tr>
+<tr><th>层级</th><td>{{.Level}} / {{.Kind}}</td></tr>
+<tr><th>区划代码</th><td>{{.RegionCode}}</td></tr>
+<tr><th>上级路径</th><td>{{range .Path}}{{.}} › {{end}}</td></tr>
+</table>{{else}}<p>（未授予 org 范围）</p>{{end}}
+<p>角色：{{range .Claims.Roles}}{{.}} {{end}} 授权：{{range .Claims.Grants}}{{.}} {{end}}</p>
+<form method="post" action="/logout"><button>退出</button></form>
+{{else}}
+<p><a href="/login?return_to=/">统一身份认证登录</a></p>
+{{end}}
+</html>`))
+
+func main() {
+	issuer := flag.String("issuer", env("XSZZ_ISSUER", "http://localhost:8080"), "IdP issuer URL")
+	clientID := flag.String("client-id", env("XSZZ_CLIENT_ID", "portal"), "client ID")
+	secret := flag.String("client-secret", env("XSZZ_CLIENT_SECRET", ""), "client secret")
+	redirect := flag.String("redirect-url", env("XSZZ_REDIRECT_URL", "http://localhost:8090/callback"), "redirect URI")
+	listen := flag.String("listen", env("XSZZ_LISTEN", "localhost:8090"), "listen address")
+	cookieKey := flag.String("cookie-key", env("XSZZ_COOKIE_KEY", ""), "64 hex digits; random if empty")
+	flag.Parse()
+
+	key, err := hex.DecodeString(*cookieKey)
+	if *cookieKey == "" {
+		key = make([]byte, 32)
+		rand.Read(key)
+		log.Print("portal: no -cookie-key: using a random key, sessions end at restart")
+	} else if err != nil || len(key) != 32 {
+		log.Fatal("portal: -cookie-key must be 64 hex digits")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	p, err := sdk.NewProvider(ctx, *issuer)
+	cancel()
+	if err != nil {
+		log.Fatalf("portal: discovery: %v", err)
+	}
+	ru, err := url.Parse(*redirect)
+	if err != nil {
+		log.Fatalf("portal: -redirect-url: %v", err)
+	}
+	base := strings.TrimSuffix(*redirect, ru.Path)
+	web, err := sdk.NewWeb(p, &sdk.WebConfig{
+		ClientID: *clientID, ClientSecret: *secret, RedirectURL: *redirect,
+		CookieKey: key, PostLogoutRedirectURL: base + "/",
+	})
+	if err != nil {
+		log.Fatalf("portal: %v", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", web.Login)
+	mux.HandleFunc("GET "+ru.Path, web.Callback)
+	mux.HandleFunc("POST /logout", web.Logout)
+	mux.HandleFunc("POST /backchannel-logout", web.BackChannelLogout)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		s, err := web.Session(r) // nil when signed out
+		if err != nil && err != sdk.ErrNoSession {
+			http.Error(w, "sign-in service unavailable", http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page.Execute(w, s)
+	})
+	log.Printf("portal: listening on %s (issuer %s)", *listen, *issuer)
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
