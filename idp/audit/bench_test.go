@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -52,4 +53,37 @@ func BenchmarkRecord(b *testing.B) {
 		})
 	}
 	_ = audit.Success
+}
+
+// BenchmarkVerify reports how fast `xszz audit verify` walks the chain.
+func BenchmarkVerify(b *testing.B) {
+	for _, be := range []struct {
+		name string
+		open func(testing.TB) *sqldb.DB
+	}{{"sqlite", sqldbtest.OpenSQLite}, {"postgres", sqldbtest.OpenPostgres}} {
+		b.Run(be.name, func(b *testing.B) {
+			l, _ := newLog(be.open(b))
+			ctx := context.Background()
+			const rows = 20000
+			var wg sync.WaitGroup
+			for w := range 64 {
+				wg.Go(func() {
+					for i := w; i < rows; i += 64 {
+						if err := l.Record(ctx, login(fmt.Sprint("acc-", i))); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ResetTimer()
+			for b.Loop() {
+				if n, err := l.Verify(ctx); err != nil || n != rows {
+					b.Fatalf("verify = %d, %v", n, err)
+				}
+			}
+			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }
