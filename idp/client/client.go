@@ -449,3 +449,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// Hasher returns the secret hasher the store uses; fosite authenticates
+// clients with the same one.
+func (s *Store) Hasher() Hasher { return s.hasher }

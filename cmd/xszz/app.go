@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/xszz/xszz/idp"
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/keys"
+	"github.com/xszz/xszz/idp/oauth"
+	"github.com/xszz/xszz/idp/oauthstore"
+	"github.com/xszz/xszz/idp/org"
+	"github.com/xszz/xszz/idp/otp"
+	"github.com/xszz/xszz/idp/otp/redisstore"
+	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/idp/sqldb"
+)
+
+// App is the wired system: every store and service, built once from the
+// configuration and handed around as plain values.
+type App struct {
+	Cfg      *Config
+	Log      *slog.Logger
+	Now      func() time.Time
+	DB       *sqldb.DB
+	Redis    *redis.Client
+	Keys     *keys.Manager
+	Clients  *client.Store
+	Accounts *account.Store
+	Orgs     *org.Store
+	Sessions *session.Store
+	OAuth    *oauthstore.Store
+	Provider *oauth.Provider
+	OTP      *otp.Service
+	Audit    *audit.Log
+	IdP      *idp.Server
+	Registry *prometheus.Registry
+}
+
+// derive gives each use of the IdP secret its own key.
+func derive(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("xszz/" + label))
+	return m.Sum(nil)
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Log.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// buildOptions lets tests swap the clock and the SMS sender.
+type buildOptions struct {
+	now    func() time.Time
+	sender sms.Sender
+}
+
+// build opens the database (migrating it unless turned off) and wires the
+// system. It does not start background work; serve does.
+func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (*App, error) {
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
+	sec, err := cfg.loadSecrets()
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqldb.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, fmt.Errorf("config database.url: %w", err)
+	}
+	a := &App{Cfg: cfg, Log: log, Now: now, DB: db, Registry: prometheus.NewRegistry()}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	if cfg.Database.Migrate {
+		if err := db.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Redis.URL != "" {
+		opts, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("config redis.url: %w", err)
+		}
+		a.Redis = redis.NewClient(opts)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := a.Redis.Ping(pctx).Err(); err != nil {
+			return nil, fmt.Errorf("config redis.url: %w", err)
+		}
+	}
+	longest := max(cfg.IdP.AccessTokenTTL, cfg.IdP.IDTokenTTL)
+	a.Keys, err = keys.New(db, keys.Config{
+		EncryptionKey: sec.EncryptionKey, EncryptionKeyID: "config",
+		RotateEvery: cfg.Keys.RotateEvery, RetainFor: longest + 5*time.Minute,
+	}, now, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Clients = client.NewStore(db, client.Hasher{Key: derive(sec.IdPSecret, "client-secret")}, now, 30*time.Second)
+	a.Accounts = account.NewStore(db, now)
+	a.Orgs = org.NewStore(db, org.WithClock(now))
+	a.Sessions = session.NewStore(db, session.Config{Idle: cfg.IdP.SessionIdle, Absolute: cfg.IdP.SessionAbsolute}, now)
+	a.OAuth = oauthstore.New(db, oauth.ClientGetter(a.Clients), now)
+	a.Audit = audit.New(db, now, log, audit.WithKey(derive(sec.IdPSecret, "audit")))
+
+	issuerLoopback := false
+	if u := cfg.IdP.Issuer; len(u) > 7 && u[:7] == "http://" {
+		issuerLoopback = true // validate() allows http only on loopback
+	}
+	a.Provider, err = oauth.New(oauth.Config{
+		Issuer: cfg.IdP.Issuer, Secret: derive(sec.IdPSecret, "fosite"),
+		AccessTokenTTL: cfg.IdP.AccessTokenTTL, IDTokenTTL: cfg.IdP.IDTokenTTL,
+		RefreshTokenTTL: cfg.IdP.RefreshTokenTTL, CodeTTL: cfg.IdP.CodeTTL,
+		AccessTokenAlg: cfg.IdP.AccessTokenAlg, AllowHTTPLoopback: issuerLoopback,
+	}, a.OAuth, a.Clients, a.Keys, a.Clients.Hasher(), now)
+	if err != nil {
+		return nil, err
+	}
+
+	sender := o.sender
+	if sender == nil {
+		switch cfg.SMS.Provider {
+		case "file":
+			sender = sms.NewFileSender(cfg.SMS.Outbox)
+		case "log":
+			sender = sms.NewLogSender(log)
+		}
+	}
+	var codes otp.Store = otp.NewMemoryStore(now)
+	if a.Redis != nil {
+		codes = redisstore.New(a.Redis, "xszz:otp:")
+	}
+	a.OTP = otp.New(codes, idp.SMSGate{Next: sender, Accounts: a.Accounts}, otp.Config{
+		Secret: derive(sec.IdPSecret, "otp"), CodeTTL: cfg.SMS.CodeTTL, MaxAttempts: cfg.SMS.MaxAttempts,
+		ResendInterval: cfg.SMS.ResendInterval, PerHour: cfg.SMS.PerHour, PerDay: cfg.SMS.PerDay,
+		PerIPPerHour: cfg.SMS.PerIPPerHour, PerNetPerHour: cfg.SMS.PerNetPerHour, GlobalPerMinute: cfg.SMS.GlobalPerMin,
+	}, now, log)
+
+	ready := map[string]func(context.Context) error{"database": db.Ping}
+	if a.Redis != nil {
+		ready["redis"] = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
+	}
+	a.IdP, err = idp.New(idp.Deps{
+		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow")},
+		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
+		OTP: a.OTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}},
+		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+// orgClaims adapts the org store to the IdP's claim source.
+type orgClaims struct{ s *org.Store }
+
+func (o orgClaims) OrgClaim(ctx context.Context, id string) (any, error) {
+	c, err := o.s.Claim(ctx, id)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		// An account whose unit was removed still signs in; the claim
+		// names the id so relying parties can tell.
+		return map[string]any{"id": id}, nil
+	}
+	return c, err
+}
+
+// Close releases connections.
+func (a *App) Close() {
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration; configs/xszz.yaml documents every key.
+type Config struct {
+	Database struct {
+		URL     string `mapstructure:"url"`
+		Migrate bool   `mapstructure:"migrate"`
+	} `mapstructure:"database"`
+	Redis struct {
+		URL string `mapstructure:"url"`
+	} `mapstructure:"redis"`
+	IdP struct {
+		Listen          string        `mapstructure:"listen"`
+		Issuer          string        `mapstructure:"issuer"`
+		Secret          string        `mapstructure:"secret"`
+		AccessTokenTTL  time.Duration `mapstructure:"access_token_ttl"`
+		IDTokenTTL      time.Duration `mapstructure:"id_token_ttl"`
+		RefreshTokenTTL time.Duration `mapstructure:"refresh_token_ttl"`
+		CodeTTL         time.Duration `mapstructure:"code_ttl"`
+		AccessTokenAlg  string        `mapstructure:"access_token_alg"`
+		SessionIdle     time.Duration `mapstructure:"session_idle"`
+		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
+	} `mapstructure:"idp"`
+	Keys struct {
+		EncryptionKey string        `mapstructure:"encryption_key"`
+		RotateEvery   time.Duration `mapstructure:"rotate_every"`
+	} `mapstructure:"keys"`
+	SMS struct {
+		Provider       string        `mapstructure:"provider"`
+		Outbox         string        `mapstructure:"outbox"`
+		CodeTTL        time.Duration `mapstructure:"code_ttl"`
+		MaxAttempts    int           `mapstructure:"max_attempts"`
+		ResendInterval time.Duration `mapstructure:"resend_interval"`
+		PerHour        int           `mapstructure:"per_hour"`
+		PerDay         int           `mapstructure:"per_day"`
+		PerIPPerHour   int           `mapstructure:"per_ip_per_hour"`
+		PerNetPerHour  int           `mapstructure:"per_net_per_hour"`
+		GlobalPerMin   int           `mapstructure:"global_per_minute"`
+	} `mapstructure:"sms"`
+	Audit struct {
+		Retention  time.Duration `mapstructure:"retention"`
+		ArchiveDir string        `mapstructure:"archive_dir"`
+	} `mapstructure:"audit"`
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+}
+
+// defaults are the embedded development set-up: SQLite under ./data,
+// in-process cache, codes to ./data/sms-outbox.jsonl and the log.
+var defaults = map[string]any{
+	"database.url":          "sqlite://data/xszz.db",
+	"database.migrate":      true,
+	"redis.url":             "",
+	"idp.listen":            "127.0.0.1:8080",
+	"idp.issuer":            "http://127.0.0.1:8080",
+	"idp.secret":            "",
+	"idp.access_token_ttl":  "10m",
+	"idp.id_token_ttl":      "10m",
+	"idp.refresh_token_ttl": "720h",
+	"idp.code_ttl":          "60s",
+	"idp.access_token_alg":  "ES256",
+	"idp.session_idle":      "30m",
+	"idp.session_absolute":  "12h",
+	"keys.encryption_key":   "",
+	"keys.rotate_every":     "0s",
+	"sms.provider":          "file",
+	"sms.outbox":            "data/sms-outbox.jsonl",
+	"sms.code_ttl":          "5m",
+	"sms.max_attempts":      5,
+	"sms.resend_interval":   "60s",
+	"sms.per_hour":          5,
+	"sms.per_day":           10,
+	"sms.per_ip_per_hour":   30,
+	"sms.per_net_per_hour":  100,
+	"sms.global_per_minute": 1000,
+	"audit.retention":       "4320h",
+	"audit.archive_dir":     "data/audit-archive",
+	"log.level":             "info",
+	"log.format":            "auto",
+}
+
+// loadConfig reads the file (if any), then XSZZ_<SECTION>_<KEY> variables.
+func loadConfig(path string) (*Config, error) {
+	v := viper.New()
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix("XSZZ")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("read config %s: %w", path, err)
+		}
+		for _, k := range v.AllKeys() {
+			if _, ok := defaults[k]; !ok {
+				return nil, fmt.Errorf("config %s: unknown key %q", path, k)
+			}
+		}
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) validate() error {
+	u, err := url.Parse(c.IdP.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("config idp.issuer: must be an absolute http(s) URL without query or fragment")
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return errors.New("config idp.issuer: http is only allowed on loopback hosts (development); use https")
+	}
+	if !strings.HasPrefix(c.Database.URL, "sqlite://") && !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
+		return errors.New("config database.url: must start with sqlite:// or postgres://")
+	}
+	if c.Redis.URL != "" && !strings.HasPrefix(c.Redis.URL, "redis://") && !strings.HasPrefix(c.Redis.URL, "rediss://") {
+		return errors.New("config redis.url: must start with redis:// or rediss://")
+	}
+	for name, d := range map[string]time.Duration{
+		"idp.access_token_ttl": c.IdP.AccessTokenTTL, "idp.id_token_ttl": c.IdP.IDTokenTTL,
+		"idp.refresh_token_ttl": c.IdP.RefreshTokenTTL, "idp.code_ttl": c.IdP.CodeTTL,
+		"idp.session_idle": c.IdP.SessionIdle, "idp.session_absolute": c.IdP.SessionAbsolute, "sms.code_ttl": c.SMS.CodeTTL,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("config %s: must be a positive duration such as 10m", name)
+		}
+	}
+	if c.IdP.CodeTTL > 10*time.Minute {
+		return errors.New("config idp.code_ttl: at most 10m (RFC 6749 §4.1.2)")
+	}
+	if c.SMS.CodeTTL > 10*time.Minute {
+		return errors.New("config sms.code_ttl: at most 10m (NIST SP 800-63B)")
+	}
+	switch c.IdP.AccessTokenAlg {
+	case "ES256", "RS256":
+	default:
+		return errors.New("config idp.access_token_alg: must be ES256 or RS256")
+	}
+	switch c.SMS.Provider {
+	case "file", "log":
+	default:
+		return fmt.Errorf("config sms.provider: %q is not available (file, log)", c.SMS.Provider)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return errors.New("config log.level: must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		return errors.New("config log.format: must be auto, json or text")
+	}
+	if c.Keys.RotateEvery < 0 {
+		return errors.New("config keys.rotate_every: must not be negative")
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
+
+// secrets are the two keys every replica must share.
+type secrets struct {
+	IdPSecret     []byte
+	EncryptionKey []byte
+}
+
+// loadSecrets decodes the configured secrets. On the embedded SQLite
+// set-up they may be left empty: they are then generated once and kept in
+// a 0600 file beside the database, so `xszz serve` works with no
+// configuration. With PostgreSQL they must be configured, since several
+// replicas have to share them.
+func (c *Config) loadSecrets() (*secrets, error) {
+	s := &secrets{}
+	var err error
+	if c.IdP.Secret != "" {
+		if s.IdPSecret, err = decodeKey(c.IdP.Secret, 32); err != nil {
+			return nil, fmt.Errorf("config idp.secret: %w", err)
+		}
+	}
+	if c.Keys.EncryptionKey != "" {
+		if s.EncryptionKey, err = decodeKey(c.Keys.EncryptionKey, 32); err != nil {
+			return nil, fmt.Errorf("config keys.encryption_key: %w", err)
+		}
+		if len(s.EncryptionKey) != 32 {
+			return nil, errors.New("config keys.encryption_key: must be exactly 32 bytes (base64)")
+		}
+	}
+	if s.IdPSecret != nil && s.EncryptionKey != nil {
+		return s, nil
+	}
+	if !strings.HasPrefix(c.Database.URL, "sqlite://") {
+		return nil, errors.New("config idp.secret and keys.encryption_key: required with PostgreSQL (generate each with: openssl rand -base64 32)")
+	}
+	path := filepath.Join(filepath.Dir(strings.TrimPrefix(c.Database.URL, "sqlite://")), "secrets.json")
+	var stored struct {
+		IdPSecret     []byte `json:"idp_secret"`
+		EncryptionKey []byte `json:"encryption_key"`
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &stored); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(stored.IdPSecret) != 32 || len(stored.EncryptionKey) != 32 {
+		stored.IdPSecret, stored.EncryptionKey = random(32), random(32)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		}
+		b, _ := json.Marshal(stored)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if s.IdPSecret == nil {
+		s.IdPSecret = stored.IdPSecret
+	}
+	if s.EncryptionKey == nil {
+		s.EncryptionKey = stored.EncryptionKey
+	}
+	return s, nil
+}
+
+func decodeKey(s string, min int) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		if b, err = base64.RawURLEncoding.DecodeString(s); err != nil {
+			return nil, errors.New("must be base64")
+		}
+	}
+	if len(b) < min {
+		return nil, fmt.Errorf("must decode to at least %d bytes", min)
+	}
+	return b, nil
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return b
+}

@@ -1,0 +1,118 @@
+// Command xszz runs and administers the xszz identity provider.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "xszz:", err)
+		os.Exit(1)
+	}
+}
+
+// cli carries what every command needs.
+type cli struct {
+	configPath string
+	out, log   io.Writer
+}
+
+func newRoot(out, logw io.Writer) *cobra.Command {
+	c := &cli{out: out, log: logw}
+	root := &cobra.Command{
+		Use:           "xszz",
+		Short:         "全国学生资助统一身份认证 (xszz): OpenID Connect provider and its tools",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(out)
+	root.PersistentFlags().StringVar(&c.configPath, "config", "", "configuration file (default: built-in defaults; see configs/xszz.yaml)")
+	root.AddCommand(
+		c.serveCmd(), c.migrateCmd(), c.clientsCmd(), c.accountsCmd(), c.keysCmd(),
+		&cobra.Command{Use: "version", Short: "Print the version", RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(out, version)
+			return nil
+		}},
+	)
+	return root
+}
+
+// app loads the configuration and wires the system.
+func (c *cli) app(ctx context.Context) (*App, error) {
+	cfg, err := loadConfig(c.configPath)
+	if err != nil {
+		return nil, err
+	}
+	return build(ctx, cfg, newLogger(cfg, c.log), buildOptions{})
+}
+
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func (c *cli) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(c.configPath)
+			if err != nil {
+				return err
+			}
+			cfg.Database.Migrate = true
+			a, err := build(cmd.Context(), cfg, newLogger(cfg, c.log), buildOptions{})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			fmt.Fprintln(c.out, "migrations applied")
+			return nil
+		},
+	}
+}
+
+func (c *cli) keysCmd() *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
+	keys.AddCommand(&cobra.Command{
+		Use:   "rotate",
+		Short: "Add new signing keys; the old ones stay in the JWKS until their tokens expire",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := c.app(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.Keys.Ensure(cmd.Context()); err != nil {
+				return err
+			}
+			kids, err := a.Keys.Rotate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			a.audit(cmd.Context(), "key.rotated", "", map[string]string{"kids": strings.Join(kids, " ")})
+			return c.printJSON(map[string]any{"new_kids": kids})
+		},
+	})
+	return keys
+}
+
+var errUsage = errors.New("usage")

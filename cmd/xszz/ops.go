@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/audit"
+)
+
+// disableAccount stops an account and ends everything it holds: sessions,
+// refresh tokens, and the access tokens' introspection.
+func (a *App) disableAccount(ctx context.Context, id string) (*account.Account, error) {
+	acc, err := a.Accounts.Update(ctx, id, func(acc *account.Account) error {
+		acc.Status = account.StatusDisabled
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Sessions.DeleteByAccount(ctx, id); err != nil {
+		return nil, err
+	}
+	if err := a.OAuth.RevokeSubject(ctx, id); err != nil {
+		return nil, err
+	}
+	return acc, nil
+}
+
+// audit records a command-line action; the actor is the operator's shell.
+func (a *App) audit(ctx context.Context, typ, subject string, detail map[string]string) {
+	if err := a.Audit.Record(ctx, audit.Event{Type: typ, Result: "success", ActorID: "cli", SubjectID: subject, Detail: detail}); err != nil {
+		a.Log.ErrorContext(ctx, "audit record failed", "type", typ, "err", err)
+	}
+}
