@@ -452,6 +452,13 @@ func TestLoadRefusesKeysItCannotTrust(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("Ensure: %v, want an error containing %q", err, c.wantErr)
 				}
+				// Nor may it add keys the others could not read.
+				if _, err := m.Rotate(context.Background()); err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("Rotate: %v, want an error containing %q", err, c.wantErr)
+				}
+				if n := countRows(t, db); n != 2 {
+					t.Fatalf("%d keys after the refused rotation, want 2", n)
+				}
 				if !strings.Contains(err.Error(), "cannot decrypt signing key ") && c.wantIs != nil {
 					t.Fatalf("error %q does not name the key", err)
 				}
@@ -596,9 +603,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// benchManager uses the real clock: the fake one's mutex would dominate.
 func benchManager(b *testing.B) *Manager {
 	db := sqldbtest.OpenSQLite(b)
-	m := newManager(b, db, newClock())
+	m, err := New(db, testConfig(), time.Now, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ensure(b, m)
 	return m
 }

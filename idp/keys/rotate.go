@@ -110,6 +110,11 @@ func (m *Manager) Rotate(ctx context.Context) ([]string, error) {
 }
 
 func (m *Manager) rotate(ctx context.Context, version int64) ([]string, error) {
+	// A process with the wrong keys.encryption_key (a mistyped CLI
+	// environment, say) must not add keys the servers cannot read.
+	if _, err := m.loadKeys(ctx, m.now(), m.snap.Load()); err != nil {
+		return nil, fmt.Errorf("rotate signing keys: existing keys do not load, so none are added: %w", err)
+	}
 	rows, jwks, kids, err := m.generate(algs[:])
 	if err != nil {
 		return nil, fmt.Errorf("rotate signing keys: %w", err)
