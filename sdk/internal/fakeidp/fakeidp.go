@@ -18,11 +18,17 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
+
+// T is the part of testing.TB the fake IdP uses.
+type T interface {
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
 
 // JWKS failure modes.
 const (
@@ -74,7 +80,7 @@ type IdP struct {
 }
 
 // New starts a fake IdP with one RSA key "rsa-1" and one EC key "ec-1".
-func New(t testing.TB) *IdP {
+func New(t T) *IdP {
 	idp := &IdP{
 		codes:   map[string]codeGrant{},
 		refresh: map[string]string{},
@@ -128,8 +134,22 @@ func (i *IdP) Revoke(token string) { i.mu.Lock(); i.revoked[token] = true; i.mu.
 // LastSID returns the sid of the last session created by /authorize.
 func (i *IdP) LastSID() string { i.mu.Lock(); defer i.mu.Unlock(); return i.lastSID }
 
-// AddKey generates and publishes a key.
-func (i *IdP) AddKey(t testing.TB, kid string, alg jose.SignatureAlgorithm) *Key {
+var (
+	keyCacheMu sync.Mutex
+	keyCache   = map[string]*Key{}
+)
+
+// AddKey generates and publishes a key. Keys are generated once per kid and
+// algorithm per process, because RSA key generation is slow.
+func (i *IdP) AddKey(t T, kid string, alg jose.SignatureAlgorithm) *Key {
+	keyCacheMu.Lock()
+	defer keyCacheMu.Unlock()
+	if k, ok := keyCache[kid+"/"+string(alg)]; ok {
+		i.mu.Lock()
+		i.keys = append(i.keys, k)
+		i.mu.Unlock()
+		return k
+	}
 	k := &Key{KID: kid, Alg: alg}
 	switch alg {
 	case jose.RS256:
@@ -147,6 +167,7 @@ func (i *IdP) AddKey(t testing.TB, kid string, alg jose.SignatureAlgorithm) *Key
 	default:
 		t.Fatalf("fakeidp: alg %s", alg)
 	}
+	keyCache[kid+"/"+string(alg)] = k
 	i.mu.Lock()
 	i.keys = append(i.keys, k)
 	i.mu.Unlock()
@@ -178,7 +199,7 @@ func (i *IdP) Key(kid string) *Key {
 }
 
 // Sign signs claims with key k and the given typ ("" for none).
-func Sign(t testing.TB, k *Key, typ string, claims map[string]any) string {
+func Sign(t T, k *Key, typ string, claims map[string]any) string {
 	opts := &jose.SignerOptions{}
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
