@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/xszz/xszz/idp/sqldb"
@@ -41,5 +42,24 @@ func TestUniqueViolationIsRecognised(t *testing.T) {
 func TestOpenRejectsUnknownScheme(t *testing.T) {
 	if _, err := sqldb.Open(context.Background(), "mysql://x"); err == nil {
 		t.Fatal("mysql:// accepted")
+	}
+}
+
+func TestOpenKeepsOddPaths(t *testing.T) {
+	path := t.TempDir() + "/odd#dir?x/xszz.db"
+	db, err := sqldb.Open(context.Background(), "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRowContext(context.Background(), `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Fatalf("journal_mode = %q: the options after the path were lost", mode)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at %s: %v", path, err)
 	}
 }
