@@ -1,0 +1,494 @@
+// Package admin is delegated administration: an admin of unit X manages the
+// accounts of X and of every unit below it, and nothing beside or above.
+// The rule is enforced here, below every user interface, so the console,
+// the JSON API and any later tool share it.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/grant"
+	"github.com/xszz/xszz/idp/oauthstore"
+	"github.com/xszz/xszz/idp/org"
+	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sqldb"
+)
+
+// Error is a refusal with a message for people (Simplified Chinese) and a
+// machine code.
+type Error struct {
+	Code string // forbidden, not_found, invalid
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+// Is lets errors.Is match on the code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrForbidden = &Error{Code: "forbidden"}
+	ErrNotFound  = &Error{Code: "not_found"}
+	ErrInvalid   = &Error{Code: "invalid"}
+)
+
+func forbidden(msg string) error { return &Error{Code: "forbidden", Msg: msg} }
+func invalid(msg string) error   { return &Error{Code: "invalid", Msg: msg} }
+
+var errNoAccount = &Error{Code: "not_found", Msg: "账号不存在或不在您的管辖范围内"}
+
+// Actor is who asks. System actors (the command line) are not bound to a
+// subtree.
+type Actor struct {
+	Account   *account.Account
+	System    bool
+	IP        string
+	UserAgent string
+}
+
+// ID names the actor in the audit trail.
+func (a Actor) ID() string {
+	if a.System {
+		return "cli"
+	}
+	return a.Account.ID
+}
+
+// Notifier tells relying parties that an account was signed out.
+type Notifier interface {
+	Notify(ctx context.Context, clientIDs []string, sub, sid string)
+}
+
+// Auditor records admin actions.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
+// Service performs admin operations.
+type Service struct {
+	DB       *sqldb.DB
+	Accounts *account.Store
+	Orgs     *org.Store
+	Grants   *grant.Store
+	Sessions *session.Store
+	OAuth    *oauthstore.Store
+	Notifier Notifier // may be nil
+	Audit    Auditor  // may be nil
+	Now      func() time.Time
+}
+
+// scope returns the org id an actor manages, or refuses.
+func (s *Service) scope(a Actor) (string, error) {
+	if a.System {
+		return org.RootID, nil
+	}
+	if a.Account == nil || !a.Account.Active() || a.Account.Role != account.RoleAdmin || a.Account.OrgID == "" {
+		return "", forbidden("只有单位管理员可以进行此操作")
+	}
+	return a.Account.OrgID, nil
+}
+
+// Manages reports whether the actor manages org unit id.
+func (s *Service) Manages(ctx context.Context, a Actor, id string) (bool, error) {
+	root, err := s.scope(a)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.Orgs.Within(ctx, root, id)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return false, nil
+	}
+	return ok, err
+}
+
+// target loads an account the actor manages; anything else is "not found",
+// so an admin cannot probe what lies outside the subtree.
+func (s *Service) target(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	acc, err := s.Accounts.Get(ctx, id)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return nil, errNoAccount
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.System {
+		return acc, nil
+	}
+	if acc.OrgID == "" {
+		return nil, errNoAccount
+	}
+	ok, err := s.Manages(ctx, a, acc.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errNoAccount
+	}
+	return acc, nil
+}
+
+func (s *Service) notSelf(a Actor, acc *account.Account) error {
+	if !a.System && a.Account.ID == acc.ID {
+		return forbidden("不能对自己的账号进行此操作，请联系上级管理员")
+	}
+	return nil
+}
+
+func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.Account, detail map[string]string) {
+	if s.Audit == nil {
+		return
+	}
+	e := audit.Event{Type: typ, Result: "success", ActorID: a.ID(), SubjectID: acc.ID, OrgID: acc.OrgID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
+	if acc.OrgID != "" {
+		if p, err := s.Orgs.PathOf(ctx, acc.OrgID); err == nil {
+			e.OrgPath = p
+		}
+	}
+	_ = s.Audit.Record(ctx, e)
+}
+
+// AccountView is an account as the console shows it.
+type AccountView struct {
+	*account.Account
+	OrgName string   `json:"org_name,omitempty"`
+	Grants  []string `json:"grants"`
+}
+
+// Query selects accounts in a subtree.
+type Query struct {
+	Under  string // org id; default the actor's own unit
+	Text   string // part of the name, a phone number, or an org id
+	Status string
+	After  string // account id to page after
+	Limit  int
+}
+
+// Search lists accounts in a subtree the actor manages, paged by id. The
+// subtree is a range on the org path index; accounts join by org_id.
+func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, error) {
+	root, err := s.scope(a)
+	if err != nil {
+		return nil, err
+	}
+	under := q.Under
+	if under == "" {
+		under = root
+	}
+	ok, err := s.Orgs.Within(ctx, root, under)
+	if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
+		return nil, err
+	}
+	if !ok {
+		return nil, forbidden("该单位不在您的管辖范围内")
+	}
+	lo, hi, err := s.Orgs.PathRange(ctx, under)
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 50
+	}
+	sqlText := `SELECT a.id, a.phone, a.name, a.status, a.org_id, a.role, a.activated_at, a.created_at, a.updated_at, o.name
+		FROM accounts a JOIN orgs o ON o.id = a.org_id
+		WHERE o.path >= $1 AND o.path < $2 AND a.id > $3`
+	args := []any{lo, hi, q.After}
+	if q.Status != "" {
+		args = append(args, q.Status)
+		sqlText += fmt.Sprintf(" AND a.status = $%d", len(args))
+	}
+	if t := strings.TrimSpace(q.Text); t != "" {
+		if e164, err := phone.Normalize(t); err == nil {
+			args = append(args, e164)
+			sqlText += fmt.Sprintf(" AND a.phone = $%d", len(args))
+		} else {
+			args = append(args, "%"+likeEscape(t)+"%", t)
+			sqlText += fmt.Sprintf(` AND (a.name LIKE $%d ESCAPE '\' OR a.org_id = $%d)`, len(args)-1, len(args))
+		}
+	}
+	args = append(args, q.Limit)
+	sqlText += fmt.Sprintf(" ORDER BY a.id LIMIT $%d", len(args))
+	rows, err := s.DB.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []AccountView
+	for rows.Next() {
+		var (
+			v                AccountView
+			acc              account.Account
+			orgID            *string
+			activated        *int64
+			created, updated int64
+		)
+		if err := rows.Scan(&acc.ID, &acc.Phone, &acc.Name, &acc.Status, &orgID, &acc.Role, &activated, &created, &updated, &v.OrgName); err != nil {
+			return nil, fmt.Errorf("search accounts: %w", err)
+		}
+		if orgID != nil {
+			acc.OrgID = *orgID
+		}
+		if activated != nil {
+			t := time.Unix(*activated, 0).UTC()
+			acc.ActivatedAt = &t
+		}
+		acc.CreatedAt, acc.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
+		v.Account = &acc
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search accounts: %w", err)
+	}
+	for i := range out {
+		g, err := s.Grants.Grants(ctx, out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Grants = g
+	}
+	return out, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Get returns one managed account.
+func (s *Service) Get(ctx context.Context, a Actor, id string) (*AccountView, error) {
+	acc, err := s.target(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &AccountView{Account: acc}
+	if acc.OrgID != "" {
+		if o, err := s.Orgs.Get(ctx, acc.OrgID); err == nil {
+			v.OrgName = o.Name
+		}
+	}
+	if v.Grants, err = s.Grants.Grants(ctx, acc.ID); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Provision creates an account in a managed unit. It is active at once and
+// its first SMS sign-in marks it activated.
+func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID, role string) (*account.Account, error) {
+	e164, err := phone.Normalize(rawPhone)
+	if err != nil {
+		return nil, invalid(phone.UserMessage)
+	}
+	if err := account.ValidateName(name); err != nil {
+		return nil, invalid(err.Error())
+	}
+	if role != account.RoleStaff && role != account.RoleAdmin {
+		return nil, invalid("角色只能是 staff 或 admin")
+	}
+	ok, err := s.Manages(ctx, a, orgID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, forbidden("该单位不在您的管辖范围内")
+	}
+	acc, err := s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
+	if errors.Is(err, account.ErrPhoneTaken) {
+		// Whose number it is stays unsaid.
+		return nil, invalid("该手机号已被使用")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, a, "account.created", acc, map[string]string{"role": role})
+	return acc, nil
+}
+
+// Approve activates a pending registration.
+func (s *Service) Approve(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	return s.update(ctx, a, id, "account.approved", nil, func(acc *account.Account) error {
+		if acc.Status != account.StatusPending {
+			return invalid("该账号不在待审核状态")
+		}
+		acc.Status = account.StatusActive
+		return nil
+	}, false)
+}
+
+// Reject refuses a pending registration; the account stays, disabled, so
+// the decision is on record.
+func (s *Service) Reject(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	return s.update(ctx, a, id, "account.rejected", nil, func(acc *account.Account) error {
+		if acc.Status != account.StatusPending {
+			return invalid("该账号不在待审核状态")
+		}
+		acc.Status = account.StatusDisabled
+		return nil
+	}, false)
+}
+
+// Disable stops an account: it cannot sign in, and every session, refresh
+// token and introspection of its access tokens ends now.
+func (s *Service) Disable(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	return s.update(ctx, a, id, "account.disabled", nil, func(acc *account.Account) error {
+		acc.Status = account.StatusDisabled
+		return nil
+	}, true)
+}
+
+// Enable re-activates a disabled account.
+func (s *Service) Enable(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	return s.update(ctx, a, id, "account.enabled", nil, func(acc *account.Account) error {
+		if acc.Status == account.StatusActive {
+			return nil
+		}
+		acc.Status = account.StatusActive
+		return nil
+	}, false)
+}
+
+// SetRole changes an account's role; tokens carrying the old role end.
+func (s *Service) SetRole(ctx context.Context, a Actor, id, role string) (*account.Account, error) {
+	if role != account.RoleStaff && role != account.RoleAdmin {
+		return nil, invalid("角色只能是 staff 或 admin")
+	}
+	return s.update(ctx, a, id, "account.role_changed", map[string]string{"role": role}, func(acc *account.Account) error {
+		acc.Role = role
+		return nil
+	}, true)
+}
+
+// Move puts an account into another managed unit; tokens carrying the old
+// unit end, and a cockpit grant the new level cannot hold is dropped.
+func (s *Service) Move(ctx context.Context, a Actor, id, orgID string) (*account.Account, error) {
+	ok, err := s.Manages(ctx, a, orgID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, forbidden("目标单位不在您的管辖范围内")
+	}
+	o, err := s.Orgs.Get(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := s.update(ctx, a, id, "account.moved", map[string]string{"org_id": orgID}, func(acc *account.Account) error {
+		acc.OrgID = orgID
+		return nil
+	}, true)
+	if err != nil {
+		return nil, err
+	}
+	if !cockpitLevel(o.Level) {
+		if _, err := s.Grants.Revoke(ctx, nil, acc.ID, grant.Cockpit); err != nil {
+			return nil, err
+		}
+	}
+	return acc, nil
+}
+
+func (s *Service) update(ctx context.Context, a Actor, id, event string, detail map[string]string, fn func(*account.Account) error, signOut bool) (*account.Account, error) {
+	acc, err := s.target(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.notSelf(a, acc); err != nil {
+		return nil, err
+	}
+	acc, err = s.Accounts.Update(ctx, acc.ID, fn)
+	if err != nil {
+		return nil, err
+	}
+	if signOut {
+		if err := s.SignOutEverywhere(ctx, acc.ID); err != nil {
+			return nil, err
+		}
+	}
+	s.record(ctx, a, event, acc, detail)
+	return acc, nil
+}
+
+// cockpitLevel: the cockpit serves ministry, province, city and county.
+func cockpitLevel(level string) bool {
+	return slices.Contains([]string{org.LevelMinistry, org.LevelProvince, org.LevelCity, org.LevelCounty}, level)
+}
+
+// Grant gives an account access to an application.
+func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
+	if !slices.Contains(grant.Apps, app) {
+		return invalid("未知的应用授权：" + app)
+	}
+	acc, err := s.target(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if !acc.Active() {
+		return invalid("账号未启用，不能授权")
+	}
+	if acc.OrgID == "" {
+		return invalid("账号未归属单位，不能授权数字驾驶舱")
+	}
+	o, err := s.Orgs.Get(ctx, acc.OrgID)
+	if err != nil {
+		return err
+	}
+	if !cockpitLevel(o.Level) {
+		return invalid("数字驾驶舱仅向部、省、市、县级单位的账号开放，学校和院系账号不能授权")
+	}
+	if err := s.Grants.Add(ctx, nil, acc.ID, app, a.ID()); err != nil {
+		return err
+	}
+	s.record(ctx, a, "grant.added", acc, map[string]string{"app": app})
+	return nil
+}
+
+// Revoke takes an application grant away, and with it every token of the
+// account: relying parties are told by back-channel logout, introspection
+// answers inactive at once, and new tokens no longer carry the grant.
+func (s *Service) Revoke(ctx context.Context, a Actor, id, app string) error {
+	acc, err := s.target(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	had, err := s.Grants.Revoke(ctx, nil, acc.ID, app)
+	if err != nil {
+		return err
+	}
+	if !had {
+		return nil
+	}
+	if err := s.SignOutEverywhere(ctx, acc.ID); err != nil {
+		return err
+	}
+	s.record(ctx, a, "grant.revoked", acc, map[string]string{"app": app})
+	return nil
+}
+
+// SignOutEverywhere ends every session and grant of an account and tells
+// the relying parties that hold its tokens.
+func (s *Service) SignOutEverywhere(ctx context.Context, accountID string) error {
+	clients, err := s.OAuth.ClientsOfSubject(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Sessions.DeleteByAccount(ctx, accountID); err != nil {
+		return err
+	}
+	if err := s.OAuth.RevokeSubject(ctx, accountID); err != nil {
+		return err
+	}
+	if s.Notifier != nil && len(clients) > 0 {
+		s.Notifier.Notify(ctx, clients, accountID, "")
+	}
+	return nil
+}

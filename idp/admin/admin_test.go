@@ -1,0 +1,205 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
+	"github.com/xszz/xszz/idp/grant"
+	"github.com/xszz/xszz/idp/oauthstore"
+	"github.com/xszz/xszz/idp/org"
+	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+)
+
+// tree: the ministry, Jiangsu › Nanjing › Xuanwu › a school › a
+// department, and Zhejiang beside Jiangsu.
+var units = []org.Org{
+	{ID: "320100", ParentID: "320000", Name: "南京市学生资助管理中心", Level: org.LevelCity, RegionCode: "320100"},
+	{ID: "320102", ParentID: "320100", Name: "玄武区学生资助管理中心", Level: org.LevelCounty, RegionCode: "320102"},
+	{ID: "3132000001", ParentID: "320102", Name: "玄武区第一中学", Level: org.LevelSchool, RegionCode: "320102"},
+	{ID: "3132000001-01", ParentID: "3132000001", Name: "学生处", Level: org.LevelDepartment},
+}
+
+type fixture struct {
+	svc      *admin.Service
+	accounts map[string]*account.Account // by org id: one staff account per unit
+	admins   map[string]*account.Account // by org id: one admin per unit
+}
+
+func newFixture(t *testing.T, db *sqldb.DB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
+	orgs := org.NewStore(db, org.WithClock(now))
+	if err := orgs.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range units {
+		if _, err := orgs.Create(ctx, u); err != nil {
+			t.Fatalf("create %s: %v", u.ID, err)
+		}
+	}
+	accs := account.NewStore(db, now)
+	f := &fixture{accounts: map[string]*account.Account{}, admins: map[string]*account.Account{}}
+	n := 0
+	for _, id := range []string{"000000", "320000", "320100", "320102", "3132000001", "3132000001-01", "330000"} {
+		for _, role := range []string{account.RoleStaff, account.RoleAdmin} {
+			n++
+			a, err := accs.Create(ctx, account.Account{Phone: fmt.Sprintf("+86138%08d", n), Name: "测试" + id, OrgID: id, Role: role})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if role == account.RoleAdmin {
+				f.admins[id] = a
+			} else {
+				f.accounts[id] = a
+			}
+		}
+	}
+	f.svc = &admin.Service{
+		DB: db, Accounts: accs, Orgs: orgs, Grants: grant.NewStore(db, now),
+		Sessions: session.NewStore(db, session.Config{Idle: time.Hour, Absolute: time.Hour}, now),
+		OAuth:    oauthstore.New(db, nil, now), Now: now,
+	}
+	return f
+}
+
+// An admin of unit X manages accounts of X and below, nothing beside or
+// above: the whole matrix of admin unit × target unit.
+func TestAdminManagesExactlyTheSubtree(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		path := map[string][]string{
+			"000000": {"000000"}, "320000": {"000000", "320000"}, "330000": {"000000", "330000"},
+			"320100": {"000000", "320000", "320100"}, "320102": {"000000", "320000", "320100", "320102"},
+			"3132000001":    {"000000", "320000", "320100", "320102", "3132000001"},
+			"3132000001-01": {"000000", "320000", "320100", "320102", "3132000001", "3132000001-01"},
+		}
+		for adminOrg, adm := range f.admins {
+			for targetOrg, target := range f.accounts {
+				want := false
+				for _, p := range path[targetOrg] {
+					want = want || p == adminOrg
+				}
+				t.Run(adminOrg+"→"+targetOrg, func(t *testing.T) {
+					actor := admin.Actor{Account: adm}
+					_, err := f.svc.Get(ctx, actor, target.ID)
+					if want && err != nil {
+						t.Fatalf("admin of %s cannot see account of %s: %v", adminOrg, targetOrg, err)
+					}
+					if !want && !errors.Is(err, admin.ErrNotFound) {
+						t.Fatalf("admin of %s sees account of %s (err %v)", adminOrg, targetOrg, err)
+					}
+					_, err = f.svc.SetRole(ctx, actor, target.ID, account.RoleStaff)
+					if want != (err == nil) {
+						t.Fatalf("admin of %s changing role in %s: err %v, want allowed=%v", adminOrg, targetOrg, err, want)
+					}
+					views, err := f.svc.Search(ctx, actor, admin.Query{Text: target.Name})
+					if err != nil {
+						t.Fatal(err)
+					}
+					found := false
+					for _, v := range views {
+						found = found || v.ID == target.ID
+					}
+					if found != want {
+						t.Fatalf("search by admin of %s finds account of %s: %v, want %v", adminOrg, targetOrg, found, want)
+					}
+				})
+			}
+		}
+	})
+}
+
+func TestStaffAndDisabledAdminsManageNothing(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		staff := admin.Actor{Account: f.accounts["000000"]}
+		if _, err := f.svc.Search(ctx, staff, admin.Query{}); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("staff search: %v, want forbidden", err)
+		}
+		disabled := *f.admins["000000"]
+		disabled.Status = account.StatusDisabled
+		if _, err := f.svc.Disable(ctx, admin.Actor{Account: &disabled}, f.accounts["320000"].ID); err == nil {
+			t.Fatal("disabled admin acted")
+		}
+		self := admin.Actor{Account: f.admins["320000"]}
+		if _, err := f.svc.Disable(ctx, self, f.admins["320000"].ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("admin disabled itself: %v", err)
+		}
+	})
+}
+
+// Cockpit access goes to ministry, province, city and county accounts only,
+// and only from an admin above them.
+func TestCockpitGrantLevels(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		root := admin.Actor{Account: f.admins["000000"]}
+		for _, tc := range []struct {
+			org  string
+			want bool
+		}{
+			{"000000", true}, {"320000", true}, {"320100", true}, {"320102", true},
+			{"3132000001", false}, {"3132000001-01", false},
+		} {
+			err := f.svc.Grant(ctx, root, f.accounts[tc.org].ID, grant.Cockpit)
+			if tc.want != (err == nil) {
+				t.Errorf("grant cockpit to account of %s: err %v, want allowed=%v", tc.org, err, tc.want)
+			}
+			if !tc.want && !errors.Is(err, admin.ErrInvalid) {
+				t.Errorf("grant to %s refused with %v, want an invalid-request error with a message", tc.org, err)
+			}
+		}
+		got, err := f.svc.Grants.Grants(ctx, f.accounts["320100"].ID)
+		if err != nil || len(got) != 1 || got[0] != grant.Cockpit {
+			t.Fatalf("grants of the city account = %v, %v", got, err)
+		}
+		zj := admin.Actor{Account: f.admins["330000"]}
+		if err := f.svc.Grant(ctx, zj, f.accounts["320000"].ID, grant.Cockpit); !errors.Is(err, admin.ErrNotFound) {
+			t.Fatalf("Zhejiang admin granted in Jiangsu: %v", err)
+		}
+		if err := f.svc.Revoke(ctx, root, f.accounts["320100"].ID, grant.Cockpit); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.svc.Grants.Grants(ctx, f.accounts["320100"].ID); len(got) != 0 {
+			t.Fatalf("grant survived revoke: %v", got)
+		}
+	})
+}
+
+// Moving an account into a school drops its cockpit grant, and only units
+// in the admin's subtree are valid destinations.
+func TestMove(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		js := admin.Actor{Account: f.admins["320000"]}
+		acc := f.accounts["320100"]
+		if err := f.svc.Grant(ctx, js, acc.ID, grant.Cockpit); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Move(ctx, js, acc.ID, "330000"); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("move out of the subtree: %v", err)
+		}
+		moved, err := f.svc.Move(ctx, js, acc.ID, "3132000001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved.OrgID != "3132000001" {
+			t.Fatalf("org after move = %s", moved.OrgID)
+		}
+		if got, _ := f.svc.Grants.Grants(ctx, acc.ID); len(got) != 0 {
+			t.Fatalf("school account kept cockpit grant: %v", got)
+		}
+	})
+}
