@@ -282,11 +282,18 @@ func (s *Server) endBrowserSession(c echo.Context) (*session.Session, error) {
 	if err != nil {
 		return nil, nil
 	}
+	clients, err := s.Provider.Store.ClientsOfSession(ctx, sso.ID)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.Sessions.Delete(ctx, sso.ID); err != nil {
 		return nil, err
 	}
 	if err := s.Provider.Store.RevokeSession(ctx, sso.ID); err != nil {
 		return sso, err
+	}
+	if s.Notifier != nil && len(clients) > 0 {
+		s.Notifier.Notify(ctx, clients, sso.AccountID, sso.ID)
 	}
 	s.audit(ctx, audit.Event{Type: "logout", Result: "success", ActorID: sso.AccountID, SubjectID: sso.AccountID, IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
 	return sso, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/oauth"
@@ -47,6 +48,11 @@ type Identities interface {
 	Identity(ctx context.Context, accountID string) (*Identity, error)
 }
 
+// Notifier queues back-channel logout notifications.
+type Notifier interface {
+	Notify(ctx context.Context, clientIDs []string, sub, sid string)
+}
+
 // Auditor records security events; audit.Log implements it.
 type Auditor interface {
 	Record(ctx context.Context, e audit.Event) error
@@ -63,8 +69,14 @@ type Deps struct {
 	OTP        *otp.Service
 	Identities Identities
 	Audit      Auditor // may be nil
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Notifier tells relying parties about ended sessions (back-channel
+	// logout); may be nil.
+	Notifier Notifier
+	// Admin performs delegated administration for the console and the
+	// admin API; may be nil.
+	Admin *admin.Service
+	Log   *slog.Logger
+	Now   func() time.Time
 	// Ready lists the readiness checks of /readyz (database, Redis).
 	Ready map[string]func(context.Context) error
 	// Registry receives the metrics; nil uses a private registry.

@@ -16,8 +16,11 @@ import (
 
 	"github.com/xszz/xszz/idp"
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/backchannel"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/keys"
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/oauthstore"
@@ -46,6 +49,9 @@ type App struct {
 	Provider *oauth.Provider
 	OTP      *otp.Service
 	Audit    *audit.Log
+	Grants   *grant.Store
+	Notifier *backchannel.Notifier
+	Admin    *admin.Service
 	IdP      *idp.Server
 	Registry *prometheus.Registry
 }
@@ -76,10 +82,14 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// buildOptions lets tests swap the clock and the SMS sender.
+// buildOptions lets tests swap the clock and the SMS sender, and keep
+// parallel tests apart on one Redis.
 type buildOptions struct {
 	now    func() time.Time
 	sender sms.Sender
+	// otpPrefix replaces the Redis key prefix of the SMS-code store
+	// ("xszz:otp:").
+	otpPrefix string
 }
 
 // build opens the database (migrating it unless turned off) and wires the
@@ -125,6 +135,10 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	a.Keys, err = keys.New(db, keys.Config{
 		EncryptionKey: sec.EncryptionKey, EncryptionKeyID: "config",
 		RotateEvery: cfg.Keys.RotateEvery, RetainFor: longest + 5*time.Minute,
+		// A new key is published for the replicas' cache period plus the
+		// JWKS max-age (60 s) before it signs, so no relying party sees a
+		// kid it cannot fetch.
+		PublishAhead: keys.DefaultCacheFor + time.Minute,
 	}, now, log)
 	if err != nil {
 		return nil, err
@@ -135,6 +149,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	a.Sessions = session.NewStore(db, session.Config{Idle: cfg.IdP.SessionIdle, Absolute: cfg.IdP.SessionAbsolute}, now)
 	a.OAuth = oauthstore.New(db, oauth.ClientGetter(a.Clients), now)
 	a.Audit = audit.New(db, now, log, audit.WithKey(derive(sec.IdPSecret, "audit")))
+	a.Grants = grant.NewStore(db, now)
 
 	issuerLoopback := false
 	if u := cfg.IdP.Issuer; len(u) > 7 && u[:7] == "http://" {
@@ -149,6 +164,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	if err != nil {
 		return nil, err
 	}
+	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.IdP.Issuer}, a.Provider.Signer, a.Clients, nil, now, log)
+	a.Admin = &admin.Service{
+		DB: db, Accounts: a.Accounts, Orgs: a.Orgs, Grants: a.Grants, Sessions: a.Sessions,
+		OAuth: a.OAuth, Notifier: a.Notifier, Audit: a.Audit, Now: now,
+	}
 
 	sender := o.sender
 	if sender == nil {
@@ -161,7 +181,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	}
 	var codes otp.Store = otp.NewMemoryStore(now)
 	if a.Redis != nil {
-		codes = redisstore.New(a.Redis, "xszz:otp:")
+		prefix := "xszz:otp:"
+		if o.otpPrefix != "" {
+			prefix = o.otpPrefix
+		}
+		codes = redisstore.New(a.Redis, prefix)
 	}
 	a.OTP = otp.New(codes, idp.SMSGate{Next: sender, Accounts: a.Accounts}, otp.Config{
 		Secret: derive(sec.IdPSecret, "otp"), CodeTTL: cfg.SMS.CodeTTL, MaxAttempts: cfg.SMS.MaxAttempts,
@@ -176,7 +200,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	a.IdP, err = idp.New(idp.Deps{
 		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow")},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
-		OTP: a.OTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}},
+		OTP: a.OTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
+		Notifier: a.Notifier, Admin: a.Admin,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})
 	if err != nil {

@@ -17,10 +17,7 @@ func (a *App) disableAccount(ctx context.Context, id string) (*account.Account, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.Sessions.DeleteByAccount(ctx, id); err != nil {
-		return nil, err
-	}
-	if err := a.OAuth.RevokeSubject(ctx, id); err != nil {
+	if err := a.Admin.SignOutEverywhere(ctx, id); err != nil {
 		return nil, err
 	}
 	return acc, nil

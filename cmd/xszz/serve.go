@@ -50,6 +50,7 @@ func (a *App) serve(ctx context.Context, ln net.Listener) error {
 	go a.Keys.RunSchedule(bg)
 	go a.Audit.RunRetention(bg, a.Cfg.Audit.Retention, a.Cfg.Audit.ArchiveDir)
 	go a.purgeLoop(bg)
+	go a.Notifier.Run(bg)
 
 	srv := &http.Server{
 		Handler:           a.IdP.Handler(),
