@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -18,6 +19,11 @@ import (
 // random prefix, so parallel test packages and runs never share keys; the
 // keys are deleted when the test ends.
 func newStore(tb testing.TB) otp.Store {
+	st, _, _ := newRedis(tb)
+	return st
+}
+
+func newRedis(tb testing.TB) (*redisstore.Store, *redis.Client, string) {
 	tb.Helper()
 	url := os.Getenv("XSZZ_TEST_REDIS_URL")
 	if url == "" {
@@ -42,7 +48,7 @@ func newStore(tb testing.TB) otp.Store {
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		tb.Fatalf("redis at XSZZ_TEST_REDIS_URL: %v", err)
 	}
-	return redisstore.New(rdb, prefix)
+	return redisstore.New(rdb, prefix), rdb, prefix
 }
 
 func TestRedisStoreConformance(t *testing.T) {
@@ -54,4 +60,37 @@ func TestRedisStoreConformance(t *testing.T) {
 
 func BenchmarkSendVerify(b *testing.B) {
 	otptest.Bench(b, newStore(b))
+}
+
+// Redis TTLs are only garbage collection, but they must be there: every
+// key the store writes expires by itself.
+func TestEveryKeyExpires(t *testing.T) {
+	st, rdb, prefix := newRedis(t)
+	ctx := context.Background()
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.PutCode(ctx, "c", []byte("h"), now, 5*time.Minute))
+	_, err := st.Take(ctx, now, []otp.Limit{{Key: "l", Window: time.Hour, Max: 5}})
+	must(err)
+	_, err = st.Fail(ctx, "f", now, 15*time.Minute, 5, time.Minute)
+	must(err)
+	_, err = st.Fail(ctx, "g", now, 15*time.Minute, 1, time.Minute)
+	must(err)
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	must(err)
+	if len(keys) != 4 {
+		t.Fatalf("keys %v, want 4", keys)
+	}
+	for _, k := range keys {
+		ttl, err := rdb.PTTL(ctx, k).Result()
+		must(err)
+		if ttl <= 0 || ttl > time.Hour {
+			t.Errorf("key %s has TTL %v", k, ttl)
+		}
+	}
 }
