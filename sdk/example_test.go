@@ -629,7 +629,7 @@ func ExampleMemoryStore_EndSessions() {
 	ctx := context.Background()
 	s.Save(ctx, &sdk.Session{ID: "a", Subject: "acct-42", SID: "sid-1"})
 	s.Save(ctx, &sdk.Session{ID: "b", Subject: "acct-42", SID: "sid-2"})
-	n, _ := s.EndSessions(ctx, "", "sid-1") // one IdP session
+	n, _ := s.EndSessions(ctx, "", "sid-1")   // one IdP session
 	m, _ := s.EndSessions(ctx, "acct-42", "") // every session of the account
 	fmt.Println(n, m)
 	// Output: 1 1

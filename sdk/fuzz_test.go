@@ -79,7 +79,7 @@ func fuzzSeeds(t testing.TB, set jose.JSONWebKeySet) []string {
 	claims := func(over map[string]any) map[string]any {
 		c := map[string]any{"iss": fuzzIssuer, "sub": "acct-42", "aud": []string{"office"}, "client_id": "office",
 			"scope": "openid org", "iat": fuzzNow.Unix(), "exp": fuzzNow.Add(time.Hour).Unix(), "jti": "j1",
-			"org": map[string]any{"id": "320000", "level": "province", "path": []string{"000000", "320000"}},
+			"org":   map[string]any{"id": "320000", "level": "province", "path": []string{"000000", "320000"}},
 			"roles": []string{"staff"}, "grants": []string{"cockpit"}}
 		for k, v := range over {
 			c[k] = v
