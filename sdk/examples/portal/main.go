@@ -20,7 +20,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
+	"fmt"
 	"html/template"
 	"log"
 	"net/http"
@@ -57,42 +59,60 @@ var page = template.Must(template.New("home").Parse(`<!doctype html>
 {{end}}
 </html>`))
 
+// config is the portal's configuration.
+type config struct {
+	issuer, clientID, secret, redirect, listen string
+	cookieKey                                  []byte
+}
+
 func main() {
-	issuer := flag.String("issuer", env("XSZZ_ISSUER", "http://localhost:8080"), "IdP issuer URL")
-	clientID := flag.String("client-id", env("XSZZ_CLIENT_ID", "portal"), "client ID")
-	secret := flag.String("client-secret", env("XSZZ_CLIENT_SECRET", ""), "client secret")
-	redirect := flag.String("redirect-url", env("XSZZ_REDIRECT_URL", "http://localhost:8090/callback"), "redirect URI")
-	listen := flag.String("listen", env("XSZZ_LISTEN", "localhost:8090"), "listen address")
+	var c config
+	flag.StringVar(&c.issuer, "issuer", env("XSZZ_ISSUER", "http://localhost:8080"), "IdP issuer URL")
+	flag.StringVar(&c.clientID, "client-id", env("XSZZ_CLIENT_ID", "portal"), "client ID")
+	flag.StringVar(&c.secret, "client-secret", env("XSZZ_CLIENT_SECRET", ""), "client secret")
+	flag.StringVar(&c.redirect, "redirect-url", env("XSZZ_REDIRECT_URL", "http://localhost:8090/callback"), "redirect URI")
+	flag.StringVar(&c.listen, "listen", env("XSZZ_LISTEN", "localhost:8090"), "listen address")
 	cookieKey := flag.String("cookie-key", env("XSZZ_COOKIE_KEY", ""), "64 hex digits; random if empty")
 	flag.Parse()
 
-	key, err := hex.DecodeString(*cookieKey)
+	var err error
+	c.cookieKey, err = hex.DecodeString(*cookieKey)
 	if *cookieKey == "" {
-		key = make([]byte, 32)
-		rand.Read(key)
+		c.cookieKey = make([]byte, 32)
+		rand.Read(c.cookieKey)
 		log.Print("portal: no -cookie-key: using a random key, sessions end at restart")
-	} else if err != nil || len(key) != 32 {
+	} else if err != nil || len(c.cookieKey) != 32 {
 		log.Fatal("portal: -cookie-key must be 64 hex digits")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	p, err := sdk.NewProvider(ctx, *issuer)
+	h, err := newPortal(ctx, c)
 	cancel()
-	if err != nil {
-		log.Fatalf("portal: discovery: %v", err)
-	}
-	ru, err := url.Parse(*redirect)
-	if err != nil {
-		log.Fatalf("portal: -redirect-url: %v", err)
-	}
-	base := strings.TrimSuffix(*redirect, ru.Path)
-	web, err := sdk.NewWeb(p, &sdk.WebConfig{
-		ClientID: *clientID, ClientSecret: *secret, RedirectURL: *redirect,
-		CookieKey: key, PostLogoutRedirectURL: base + "/",
-	})
 	if err != nil {
 		log.Fatalf("portal: %v", err)
 	}
+	log.Printf("portal: listening on %s (issuer %s)", c.listen, c.issuer)
+	srv := &http.Server{Addr: c.listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
 
+// newPortal discovers the IdP and returns the portal's routes.
+func newPortal(ctx context.Context, c config) (http.Handler, error) {
+	p, err := sdk.NewProvider(ctx, c.issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	ru, err := url.Parse(c.redirect)
+	if err != nil || ru.Path == "" || ru.Path == "/" {
+		return nil, fmt.Errorf("-redirect-url must be an absolute URL with a path")
+	}
+	base := strings.TrimSuffix(c.redirect, ru.Path)
+	web, err := sdk.NewWeb(p, &sdk.WebConfig{
+		ClientID: c.clientID, ClientSecret: c.secret, RedirectURL: c.redirect,
+		CookieKey: c.cookieKey, PostLogoutRedirectURL: base + "/",
+	})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", web.Login)
 	mux.HandleFunc("GET "+ru.Path, web.Callback)
@@ -100,14 +120,13 @@ func main() {
 	mux.HandleFunc("POST /backchannel-logout", web.BackChannelLogout)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		s, err := web.Session(r) // nil when signed out
-		if err != nil && err != sdk.ErrNoSession {
+		if err != nil && !errors.Is(err, sdk.ErrNoSession) {
 			http.Error(w, "sign-in service unavailable", http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 		page.Execute(w, s)
 	})
-	log.Printf("portal: listening on %s (issuer %s)", *listen, *issuer)
-	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	return mux, nil
 }
