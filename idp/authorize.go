@@ -165,8 +165,34 @@ func (s *Server) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, er
 	if rfc.CodeField >= 500 {
 		s.Log.ErrorContext(ctx, "authorize failed", "err", err, "debug", rfc.DebugField)
 	}
-	s.Provider.WriteAuthorizeError(ctx, c.Response(), ar, err)
+	// RFC 9207: error responses name the issuer too, so a client talking
+	// to several IdPs cannot be fooled by a mix-up.
+	s.Provider.WriteAuthorizeError(ctx, issWriter{ResponseWriter: c.Response(), iss: s.Config.Issuer}, ar, err)
 	return nil
+}
+
+// issWriter adds the iss parameter to the redirect fosite writes.
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w issWriter) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil {
+			if u.Fragment != "" {
+				f, _ := url.ParseQuery(u.Fragment)
+				f.Set("iss", w.iss)
+				u.Fragment = f.Encode()
+			} else {
+				q := u.Query()
+				q.Set("iss", w.iss)
+				u.RawQuery = q.Encode()
+			}
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // grantableScopes decides what the person can be granted: requested scopes
