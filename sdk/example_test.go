@@ -651,3 +651,69 @@ func ExampleMemoryStore_Delete() {
 	fmt.Println(sdk.NewMemoryStore().Delete(context.Background(), "a"))
 	// Output: <nil>
 }
+
+func ExampleRS256() {
+	issuer, raw := demoIdP() // the demo token is ES256
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	v := p.AccessTokenVerifier(&sdk.Config{ClientID: "office", Algorithms: []string{sdk.RS256}})
+	_, err := v.Verify(context.Background(), raw)
+	fmt.Println(errors.Is(err, sdk.ErrUnsupportedAlgorithm))
+	// Output: true
+}
+
+func ExampleES256() {
+	issuer, raw := demoIdP()
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	v := p.AccessTokenVerifier(&sdk.Config{ClientID: "office", Algorithms: []string{sdk.ES256}})
+	_, err := v.Verify(context.Background(), raw)
+	fmt.Println(err)
+	// Output: <nil>
+}
+
+func ExampleLevelMinistry() {
+	fmt.Println((&sdk.Org{Level: sdk.LevelMinistry}).AtLeast(sdk.LevelProvince))
+	// Output: true
+}
+
+func ExampleErrInvalidConfig() {
+	issuer, raw := demoIdP()
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	_, err := p.AccessTokenVerifier(&sdk.Config{ClientID: "office", Algorithms: []string{"HS256"}}).Verify(context.Background(), raw)
+	fmt.Println(err)
+	// Output: sdk: invalid verifier configuration: algorithm "HS256" is not supported
+}
+
+func ExampleErrNoSession() {
+	web, _ := exampleWeb()
+	if _, err := web.Session(httptest.NewRequest("GET", "/", nil)); errors.Is(err, sdk.ErrNoSession) {
+		fmt.Println("show the sign-in link")
+	}
+	// Output: show the sign-in link
+}
+
+func ExampleBearerError_Error() {
+	fmt.Println(&sdk.BearerError{Status: 401, Code: "invalid_token", Err: sdk.ErrInvalidSignature})
+	// Output: sdk: bearer: invalid_token: sdk: invalid signature
+}
+
+func ExampleBearerError_Unwrap() {
+	err := error(&sdk.BearerError{Status: 401, Code: "invalid_token", Err: &sdk.TokenExpiredError{}})
+	var exp *sdk.TokenExpiredError
+	fmt.Println(errors.As(err, &exp))
+	// Output: true
+}
+
+func ExampleTokenExpiredError_Error() {
+	fmt.Println(&sdk.TokenExpiredError{Expiry: time.Unix(1_800_000_000, 0)})
+	// Output: sdk: token expired at 2027-01-15T08:00:00Z
+}
+
+func ExampleTokenNotYetValidError_Error() {
+	fmt.Println(&sdk.TokenNotYetValidError{NotBefore: time.Unix(1_800_000_000, 0)})
+	// Output: sdk: token not valid before 2027-01-15T08:00:00Z
+}
+
+func ExampleMissingClaimError_Error() {
+	fmt.Println(&sdk.MissingClaimError{Claim: "client_id"})
+	// Output: sdk: missing required claim client_id
+}

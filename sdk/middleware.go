@@ -117,6 +117,9 @@ func forbidden(desc, scope string) *BearerError {
 // Authenticate extracts, verifies and checks the request's bearer token. On
 // failure the error is a *BearerError.
 func (g *Guard) Authenticate(r *http.Request) (*Claims, error) {
+	if g.v == nil {
+		return nil, &BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "token invalid", Err: ErrInvalidConfig}
+	}
 	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
 		return nil, &BearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "access token in query string refused"}
 	}
@@ -195,7 +198,7 @@ func (g *Guard) WriteError(w http.ResponseWriter, err error) {
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(be.Status)
 	if be.Code != "" {
-		w.Write([]byte(`{"error":"` + be.Code + `","error_description":"` + be.Description + `"}`))
+		w.Write([]byte(`{"error":"` + headerSafe(be.Code) + `","error_description":"` + headerSafe(be.Description) + `"}`))
 	}
 }
 
@@ -205,12 +208,12 @@ func (e *BearerError) challenge(realm string) string {
 	b.WriteString(realm)
 	b.WriteByte('"')
 	if e.Code != "" {
-		b.WriteString(`, error="` + e.Code + `"`)
+		b.WriteString(`, error="` + headerSafe(e.Code) + `"`)
 		if e.Description != "" {
 			b.WriteString(`, error_description="` + headerSafe(e.Description) + `"`)
 		}
 		if e.Scope != "" {
-			b.WriteString(`, scope="` + e.Scope + `"`)
+			b.WriteString(`, scope="` + headerSafe(e.Scope) + `"`)
 		}
 	}
 	return b.String()
