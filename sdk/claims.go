@@ -84,7 +84,8 @@ type Claims struct {
 	ClientID string
 	// AuthorizedParty is the "azp" claim of ID tokens.
 	AuthorizedParty string
-	// Scopes is the space-separated "scope" claim, split (RFC 9068 §2.2.3).
+	// Scopes is the space-separated "scope" claim, split (RFC 9068 §2.2.3);
+	// if there is none, the "scp" array some issuers (fosite) use instead.
 	Scopes    []string
 	ID        string // "jti"
 	Expiry    time.Time
@@ -154,6 +155,7 @@ type claimSet struct {
 	ClientID      string                     `json:"client_id"`
 	Azp           string                     `json:"azp"`
 	Scope         string                     `json:"scope"`
+	Scp           []string                   `json:"scp"`
 	Jti           string                     `json:"jti"`
 	Exp           *float64                   `json:"exp"`
 	Iat           *float64                   `json:"iat"`
@@ -205,6 +207,9 @@ func (cs *claimSet) toClaims(raw []byte) (*Claims, error) {
 	}
 	if cs.Scope != "" {
 		c.Scopes = strings.Fields(cs.Scope)
+	} else if len(cs.Scp) > 0 {
+		// fosite's default: a "scp" array instead of RFC 9068's "scope".
+		c.Scopes = cs.Scp
 	}
 	if cs.Nonce != nil {
 		c.Nonce, c.hasNonce = *cs.Nonce, true

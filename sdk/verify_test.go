@@ -51,6 +51,7 @@ func TestVerifyAccessToken(t *testing.T) {
 		{name: "good ES256", token: good},
 		{name: "good RS256", token: sign(rsaKey, "at+jwt", nil)},
 		{name: "typ application/at+jwt", token: sign(ec, "application/AT+JWT", nil)},
+		{name: "scp array instead of scope", token: sign(ec, "at+jwt", map[string]any{"scope": nil, "scp": []string{"openid", "org", "cockpit"}})},
 		{name: "aud as string", token: sign(ec, "at+jwt", map[string]any{"aud": "office"})},
 		{name: "custom audience", token: sign(ec, "at+jwt", map[string]any{"aud": "https://office.example"}), cfg: Config{ClientID: "office", Audience: "https://office.example"}},
 		{name: "no client id configured", token: good, cfg: Config{ClientID: "-"}, wantErr: ErrInvalidConfig},
