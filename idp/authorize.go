@@ -73,9 +73,20 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt tim
 	if err != nil {
 		return err
 	}
+	// Fosite would process an unsigned request object (even overriding
+	// redirect_uri) and answer errors in the response mode asked for, so
+	// those parameters never reach it; earlyRefusal answers them.
+	forFosite := url.Values{}
+	for k, v := range form {
+		switch k {
+		case "request", "request_uri", "response_mode":
+		default:
+			forFosite[k] = v
+		}
+	}
 	r := c.Request().Clone(ctx)
 	r.Method = http.MethodGet
-	r.URL.RawQuery = form.Encode()
+	r.URL.RawQuery = forFosite.Encode()
 	r.Form, r.PostForm = nil, nil
 	r.Body = http.NoBody
 	r.Header.Del("Content-Type")
@@ -91,10 +102,10 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt tim
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return s.authorizeError(c, ar, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported."))
 	}
-	prompt := strings.Fields(form.Get("prompt"))
-	if slices.Contains(prompt, "none") && len(prompt) > 1 {
-		return s.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+	if err := earlyRefusal(form, cl); err != nil {
+		return s.authorizeError(c, ar, err)
 	}
+	prompt := strings.Fields(form.Get("prompt"))
 	sso, id := s.currentSession(c)
 	if sso != nil && !s.sessionSatisfies(sso, form, prompt, requestedAt) {
 		sso = nil
@@ -136,6 +147,58 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt tim
 	resp.AddParameter("iss", s.Config.Issuer)
 	s.Provider.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
 	return nil
+}
+
+// promptValues are the prompt values the IdP understands.
+var promptValues = []string{"none", "login", "consent", "select_account"}
+
+// earlyRefusal finds what fosite refuses only after the person has signed
+// in (PKCE, prompt) or does not refuse at all (request objects, other
+// response modes), so the client hears of it before anyone is asked to
+// sign in, and no request object or request_uri is ever processed or
+// fetched (SECURITY.md #12, #18, #19, #34).
+func earlyRefusal(form url.Values, cl *client.Client) error {
+	switch {
+	case form.Get("request") != "":
+		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported; send the parameters in the query.")
+	case form.Get("request_uri") != "":
+		return fosite.ErrRequestURINotSupported.WithHint("The request_uri parameter is not supported.")
+	case form.Get("response_mode") != "" && form.Get("response_mode") != "query":
+		return fosite.ErrUnsupportedResponseMode.WithHint("Only response_mode=query is supported.")
+	}
+	prompt := strings.Fields(form.Get("prompt"))
+	for _, p := range prompt {
+		if !slices.Contains(promptValues, p) {
+			return fosite.ErrInvalidRequest.WithHintf("Unknown prompt value '%s'.", p)
+		}
+	}
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && cl.Public:
+		return fosite.ErrInvalidRequest.WithHint("This client must include a code_challenge (PKCE with S256).")
+	case challenge == "" && method != "":
+		return fosite.ErrInvalidRequest.WithHint("code_challenge_method was given without a code_challenge.")
+	case challenge != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("Clients must use code_challenge_method=S256.")
+	case challenge != "" && !isS256Challenge(challenge):
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge must be a base64url-encoded SHA-256 hash (43 characters).")
+	}
+	return nil
+}
+
+func isS256Challenge(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // sessionSatisfies applies prompt=login and max_age: a session older than

@@ -662,3 +662,5 @@ func jwtParts(t testing.TB, raw string) (header, claims map[string]any) {
 	}
 	return dec(parts[0]), dec(parts[1])
 }
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
