@@ -98,10 +98,17 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// SQLite decodes the file URI, so characters that would end the path
 	// early (a '#' from t.TempDir, a '?') are escaped.
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite", "file:"+escaped+"?"+q.Encode())
+	conn, err := sqlite.NewConnector("file:" + escaped + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
+	// Writers queue in the process rather than in SQLite's sleeping busy
+	// handler (writegate.go).
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	db := sql.OpenDB(gatedConnector{Connector: conn, gate: gateFor(abs)})
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
