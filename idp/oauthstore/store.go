@@ -54,6 +54,7 @@ type Store struct {
 	db      *sqldb.DB
 	clients Clients
 	now     func() time.Time
+	batch   *batcher
 }
 
 var (
@@ -66,7 +67,7 @@ var (
 
 // New returns a store.
 func New(db *sqldb.DB, clients Clients, now func() time.Time) *Store {
-	return &Store{db: db, clients: clients, now: now}
+	return &Store{db: db, clients: clients, now: now, batch: newBatcher(db)}
 }
 
 type txKey struct{}
@@ -160,8 +161,13 @@ func (s *Store) create(ctx context.Context, kind, signature string, tokenType fo
 			expires = t.Unix()
 		}
 	}
-	_, err = s.q(ctx).ExecContext(ctx, `INSERT INTO oauth_requests (kind, signature, request_id, client_id, subject, session_id, active, requested_at, expires_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		kind, signature, req.GetID(), req.GetClient().GetID(), subject, sid, true, req.GetRequestedAt().Unix(), expires, string(data))
+	r := row{kind: kind, signature: signature, requestID: req.GetID(), clientID: req.GetClient().GetID(), subject: subject,
+		sessionID: sid, requestedAt: req.GetRequestedAt().Unix(), expiresAt: expires, data: string(data)}
+	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+		_, err = tx.ExecContext(ctx, insertHead+`($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.args()...)
+	} else {
+		err = s.batch.insert(ctx, r)
+	}
 	if err != nil {
 		return fmt.Errorf("store %s: %w", kind, err)
 	}
