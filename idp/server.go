@@ -58,6 +58,11 @@ type Auditor interface {
 	Record(ctx context.Context, e audit.Event) error
 }
 
+// Mounter adds routes of a part that lives in its own package.
+type Mounter interface {
+	Register(e *echo.Echo)
+}
+
 // Deps are the parts the server is built from.
 type Deps struct {
 	Config     Config
@@ -75,8 +80,11 @@ type Deps struct {
 	// Admin performs delegated administration for the console and the
 	// admin API; may be nil.
 	Admin *admin.Service
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Console mounts the admin console and admin API (idp/console); may
+	// be nil.
+	Console Mounter
+	Log     *slog.Logger
+	Now     func() time.Time
 	// Ready lists the readiness checks of /readyz (database, Redis).
 	Ready map[string]func(context.Context) error
 	// Registry receives the metrics; nil uses a private registry.
@@ -157,6 +165,10 @@ func (s *Server) Register(e *echo.Echo) {
 	api.POST("/login", s.apiLogin)
 	api.POST("/logout", s.apiLogout)
 	api.GET("/session", s.apiSession)
+
+	if s.Console != nil {
+		s.Console.Register(e)
+	}
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.readyz)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ory/fosite"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/backchannel"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/console"
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/keys"
 	"github.com/xszz/xszz/idp/oauth"
@@ -52,6 +54,7 @@ type App struct {
 	Grants   *grant.Store
 	Notifier *backchannel.Notifier
 	Admin    *admin.Service
+	Console  *console.Console
 	IdP      *idp.Server
 	Registry *prometheus.Registry
 }
@@ -193,6 +196,15 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		PerIPPerHour: cfg.SMS.PerIPPerHour, PerNetPerHour: cfg.SMS.PerNetPerHour, GlobalPerMinute: cfg.SMS.GlobalPerMin,
 	}, now, log)
 
+	a.Console, err = console.New(console.Deps{
+		Config: console.Config{Issuer: cfg.IdP.Issuer, Key: derive(sec.IdPSecret, "console")},
+		Admin:  a.Admin, Accounts: a.Accounts, Sessions: a.Sessions, Orgs: a.Orgs, Audit: a.Audit,
+		Tokens: a.Provider, NewSession: func() fosite.Session { return oauth.NewSession() }, Log: log, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {
 		ready["redis"] = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
@@ -201,7 +213,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow")},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
 		OTP: a.OTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
-		Notifier: a.Notifier, Admin: a.Admin,
+		Notifier: a.Notifier, Admin: a.Admin, Console: a.Console,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})
 	if err != nil {

@@ -1,0 +1,60 @@
+package console
+
+import (
+	"embed"
+	"html/template"
+	"time"
+
+	"github.com/xszz/xszz/idp/phone"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// beijing is China Standard Time; a fixed zone, so the pages do not depend
+// on the host's time-zone database.
+var beijing = time.FixedZone("CST", 8*3600)
+
+var labels = map[string]string{
+	// statuses
+	"pending": "待审核", "active": "正常", "disabled": "已停用",
+	// roles
+	"staff": "工作人员", "admin": "管理员",
+	// levels
+	"ministry": "部级", "province": "省级", "city": "市级", "county": "县级", "school": "学校", "department": "院系/中心校",
+	// grants
+	"cockpit": "数字驾驶舱",
+	// audit events
+	"login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
+	"account.created": "开通账号", "account.approved": "通过注册", "account.rejected": "驳回注册",
+	"account.disabled": "停用账号", "account.enabled": "启用账号", "account.role_changed": "修改角色",
+	"account.moved": "调整单位", "grant.added": "授予驾驶舱权限", "grant.revoked": "撤销驾驶舱权限",
+	"success": "成功", "failure": "失败",
+}
+
+var funcs = template.FuncMap{
+	// label turns a code into Chinese; unknown codes show as they are.
+	"label": func(code string) string {
+		if l, ok := labels[code]; ok {
+			return l
+		}
+		return code
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(beijing).Format("2006-01-02 15:04:05")
+	},
+	"whenp": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		return t.In(beijing).Format("2006-01-02 15:04")
+	},
+	"mask": phone.Mask,
+}
+
+func parseTemplates() *template.Template {
+	return template.Must(template.New("console").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+}
