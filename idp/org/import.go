@@ -285,8 +285,8 @@ func loadNodes(ctx context.Context, tx *sql.Tx, hint int) (map[string]*node, err
 	nodes := make(map[string]*node, hint+64)
 	for rows.Next() {
 		var (
-			id                                 string
-			parent                             sql.NullString
+			id                                string
+			parent                            sql.NullString
 			name, level, region, kind, stages sql.RawBytes
 		)
 		if err := rows.Scan(&id, &parent, &name, &level, &region, &kind, &stages); err != nil {
