@@ -20,7 +20,10 @@ const (
 )
 
 // joseHeader is the protected header of a JWS (RFC 7515 §4). The raw-message
-// fields exist only to detect headers that are refused.
+// fields exist only to detect headers that are refused. encoding/json
+// matches member names case-insensitively, so "JKU" is refused as well and
+// "ALG" would be read as "alg"; that is harmless because the header is
+// covered by the signature, which only the IdP can make.
 type joseHeader struct {
 	Alg  string          `json:"alg"`
 	Kid  string          `json:"kid"`
@@ -31,6 +34,8 @@ type joseHeader struct {
 	Jwk  json.RawMessage `json:"jwk"`
 	Crit json.RawMessage `json:"crit"`
 	B64  json.RawMessage `json:"b64"`
+	Zip  json.RawMessage `json:"zip"`
+	Enc  json.RawMessage `json:"enc"`
 }
 
 // jws is a parsed, not yet verified, compact JWS.
@@ -75,8 +80,8 @@ func parseJWS(raw string) (*jws, error) {
 	if t.header.Jku != nil || t.header.X5u != nil || t.header.X5c != nil || t.header.Jwk != nil {
 		return nil, fmt.Errorf("%w: key-locating header present", ErrForbiddenHeader)
 	}
-	if t.header.Crit != nil || t.header.B64 != nil {
-		return nil, fmt.Errorf("%w: crit/b64 not supported", ErrForbiddenHeader)
+	if t.header.Crit != nil || t.header.B64 != nil || t.header.Zip != nil || t.header.Enc != nil {
+		return nil, fmt.Errorf("%w: crit/b64/zip/enc not supported", ErrForbiddenHeader)
 	}
 	if t.payload, err = b64.DecodeString(p); err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformedToken, err)
