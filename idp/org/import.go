@@ -112,6 +112,9 @@ const (
 type rowErrors struct {
 	list      []RowError
 	truncated bool
+	header    bool            // the file is unusable as a whole
+	badRows   int             // rows left out by parseImport
+	badIDs    map[string]bool // their ids, so children are not blamed
 }
 
 func (e *rowErrors) add(line int, id string, err error) {
@@ -147,10 +150,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 	if err != nil {
 		return ImportResult{}, err
 	}
-	if err := errs.err(); err != nil {
-		return ImportResult{}, err
+	if errs.header {
+		return ImportResult{}, errs.err()
 	}
-	res := ImportResult{Rows: len(rows)}
+	// Rows with syntax errors are left out, but the rest is still checked
+	// against the tree so that one run reports every problem.
+	res := ImportResult{Rows: len(rows) + errs.badRows}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockTree(ctx, tx); err != nil {
 			return err
@@ -159,7 +164,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 		if err != nil {
 			return err
 		}
-		plan, err := planImport(rows, nodes, &res)
+		plan, err := planImport(rows, nodes, errs, &res)
 		if err != nil {
 			return err
 		}
@@ -179,19 +184,21 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 // parseImport reads and checks every row on its own; errors that need the
 // tree (parents, rules) come later.
 func parseImport(r io.Reader) ([]importRow, *rowErrors, error) {
-	errs := &rowErrors{}
+	errs := &rowErrors{badIDs: map[string]bool{}}
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err == io.EOF {
 		errs.add(1, "", errors.New("the file is empty; it must start with the header "+ImportHeader))
+		errs.header = true
 		return nil, errs, nil
 	}
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			errs.add(1, "", fmt.Errorf("header: %w", pe.Err))
+			errs.header = true
 			return nil, errs, nil
 		}
 		return nil, nil, fmt.Errorf("import orgs: read: %w", err)
@@ -204,6 +211,7 @@ func parseImport(r io.Reader) ([]importRow, *rowErrors, error) {
 	}
 	if strings.Join(header, ",") != ImportHeader {
 		errs.add(1, "", fmt.Errorf("the header must be %q, not %q", ImportHeader, strings.Join(header, ",")))
+		errs.header = true
 		return nil, errs, nil
 	}
 	var rows []importRow
@@ -217,6 +225,7 @@ func parseImport(r io.Reader) ([]importRow, *rowErrors, error) {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				errs.add(pe.StartLine, "", pe.Err)
+				errs.badRows++
 				continue
 			}
 			return nil, nil, fmt.Errorf("import orgs: read: %w", err)
@@ -225,10 +234,13 @@ func parseImport(r io.Reader) ([]importRow, *rowErrors, error) {
 		row, err := parseRow(line, rec)
 		if err != nil {
 			errs.add(line, row.id, err)
+			errs.badRows++
+			errs.badIDs[row.id] = true
 			continue
 		}
 		if first, dup := seen[row.id]; dup {
 			errs.add(line, row.id, fmt.Errorf("id %q is already on line %d", row.id, first))
+			errs.badRows++
 			continue
 		}
 		seen[row.id] = line
@@ -331,8 +343,7 @@ type importPlan struct {
 
 // planImport merges the file into the stored tree, checks every rule and
 // computes the new paths, all in memory.
-func planImport(rows []importRow, nodes map[string]*node, res *ImportResult) (*importPlan, error) {
-	errs := &rowErrors{}
+func planImport(rows []importRow, nodes map[string]*node, errs *rowErrors, res *ImportResult) (*importPlan, error) {
 	levelChanged := map[string]bool{}
 	for i := range rows {
 		r := &rows[i]
@@ -353,7 +364,9 @@ func planImport(rows []importRow, nodes map[string]*node, res *ImportResult) (*i
 		if r.parent != "" {
 			p := nodes[r.parent]
 			if p == nil {
-				errs.add(r.line, r.id, fmt.Errorf("parent %q is neither in the file nor in the tree", r.parent))
+				if !errs.badIDs[r.parent] {
+					errs.add(r.line, r.id, fmt.Errorf("parent %q is neither in the file nor in the tree", r.parent))
+				}
 				nodes[r.id].state = broken
 				continue
 			}

@@ -116,10 +116,13 @@ func get(ctx context.Context, q sqldb.Querier, id string) (*Org, error) {
 	return o, nil
 }
 
+// pathQuery is the one primary-key lookup behind Within.
+const pathQuery = `SELECT path FROM orgs WHERE id = $1`
+
 // getPath returns the stored path of id, the key of every subtree query.
 func getPath(ctx context.Context, q sqldb.Querier, id string) (string, error) {
 	var p string
-	err := q.QueryRowContext(ctx, `SELECT path FROM orgs WHERE id = $1`, id).Scan(&p)
+	err := q.QueryRowContext(ctx, pathQuery, id).Scan(&p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("load org %q: %w", id, ErrNotFound)
 	}
@@ -398,6 +401,8 @@ func (s *Store) Subtree(ctx context.Context, id string, limit int, after string)
 	return out, nil
 }
 
+const countQuery = `SELECT COUNT(*) FROM orgs WHERE path >= $1 AND path < $2`
+
 // CountSubtree counts id and the units under it.
 func (s *Store) CountSubtree(ctx context.Context, id string) (int, error) {
 	p, err := getPath(ctx, s.db, id)
@@ -406,7 +411,7 @@ func (s *Store) CountSubtree(ctx context.Context, id string) (int, error) {
 	}
 	lo, hi := subtreeRange(p)
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orgs WHERE path >= $1 AND path < $2`, lo, hi).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, countQuery, lo, hi).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count subtree of %q: %w", id, err)
 	}
 	return n, nil
