@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/hmac"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -269,7 +270,7 @@ func (c *Console) listPage(ec echo.Context, title, status, page string) error {
 				next.Set(k, v)
 			}
 		}
-		d["Next"] = next.Encode()
+		d["Next"] = template.URL("?" + next.Encode())
 	}
 	d["Items"] = items
 	d["Paged"] = q.After != ""
