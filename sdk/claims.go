@@ -65,12 +65,17 @@ func (o *Org) Within(unitID string) bool {
 }
 
 // AtLeast reports whether the organisation's level is l or higher (the
-// ministry is highest). Unknown levels, on either side, give false.
+// ministry is highest). The five cities with separate planning status
+// (kind "planned-city", level "city") report like provinces, so they rank
+// as provinces here. Unknown levels, on either side, give false.
 func (o *Org) AtLeast(l Level) bool {
 	if o == nil {
 		return false
 	}
 	have, want := o.Level.rank(), l.rank()
+	if o.Kind == "planned-city" {
+		have = LevelProvince.rank()
+	}
 	return have >= 0 && want >= 0 && have <= want
 }
 

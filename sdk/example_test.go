@@ -258,7 +258,11 @@ func ExampleOrg_Within() {
 func ExampleOrg_AtLeast() {
 	o := &sdk.Org{Level: sdk.LevelCity}
 	fmt.Println(o.AtLeast(sdk.LevelProvince), o.AtLeast(sdk.LevelCity), o.AtLeast(sdk.LevelCounty))
-	// Output: false true true
+	dalian := &sdk.Org{ID: "210200", Level: sdk.LevelCity, Kind: "planned-city"}
+	fmt.Println(dalian.AtLeast(sdk.LevelProvince))
+	// Output:
+	// false true true
+	// true
 }
 
 func ExampleLevel() {
