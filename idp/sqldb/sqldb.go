@@ -39,6 +39,35 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// relaxed is a second PostgreSQL pool whose commits do not wait for
+	// the WAL flush; nil on SQLite. See Relaxed.
+	relaxed *sql.DB
+}
+
+// Relaxed returns the handle for writes whose loss in a crash can only
+// fail closed: rows that grant something (an authorization code, a token)
+// and deletions of rows that are dead anyway. On PostgreSQL its
+// connections commit with synchronous_commit=off, so a commit returns
+// without waiting for the WAL flush (an fsync, several milliseconds on
+// virtual disks). A server crash can then lose the last fraction of a
+// second of such writes (a lost token is an inactive token), never
+// reorder or corrupt them: any later ordinary commit flushes them too.
+// Revocations, code invalidation and refresh-token rotation must not use
+// it. SQLite already commits without an fsync (synchronous=NORMAL), so
+// there it is the ordinary handle.
+func (db *DB) Relaxed() Querier {
+	if db.relaxed != nil {
+		return db.relaxed
+	}
+	return db.DB
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	if db.relaxed != nil {
+		db.relaxed.Close()
+	}
+	return db.DB.Close()
 }
 
 // Querier is what stores need from either a *sql.DB or a *sql.Tx.
@@ -133,7 +162,33 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &DB{DB: db, Dialect: Postgres}, nil
+	relaxed, err := openRelaxed(rawURL)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{DB: db, Dialect: Postgres, relaxed: relaxed}, nil
+}
+
+// openRelaxed opens the pool behind Relaxed; pgx passes unknown URL
+// parameters to the server as session settings.
+func openRelaxed(rawURL string) (*sql.DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	// Grant writes are batched (oauthstore), so few connections carry them.
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil.
