@@ -13,13 +13,14 @@ import (
 
 // Every token request stores a row, and on SQLite each commit rewrites the
 // touched index pages into the WAL; on PostgreSQL each commit waits for a
-// WAL flush. Rows that arrive while another insert is being written are
-// therefore queued and written together, in one multi-row INSERT: one
-// statement, one commit, whatever the number of rows (group commit). Alone,
-// a row is written at once, as before; nobody waits for a timer. A row is
-// only reported stored once its batch has committed.
+// WAL flush. Rows that arrive while another statement of the same kind is
+// being written are therefore queued and written together, in one
+// multi-row INSERT (or one DELETE … IN for spent PKCE and OpenID Connect
+// state): one statement, one commit, whatever the number of rows (group
+// commit). Alone, a row is written at once, as before; nobody waits for a
+// timer. A call returns only once its batch has committed.
 
-// maxBatch bounds one INSERT (10 parameters a row; SQLite allows 32766).
+// maxBatch bounds one statement (10 parameters a row; SQLite allows 32766).
 const maxBatch = 64
 
 // flushTimeout bounds a batch's write: it runs detached from the request
@@ -34,31 +35,46 @@ type row struct {
 }
 
 type pending struct {
-	row  row
+	args []any      // one group of the statement's parameters
 	done chan error // receives the row's outcome, or errLead
 }
 
 // errLead hands the next queued request the job of writing the queue.
 var errLead = errors.New("lead the next batch")
 
+// batcher runs one statement for many rows: head, then a parenthesised
+// group of width placeholders per row, comma-separated, then tail.
 type batcher struct {
-	db *sqldb.DB
+	db         sqldb.Querier
+	head, tail string
+	width      int
 
 	mu    sync.Mutex
 	queue []*pending
 	busy  bool // a leader is writing
 
 	stmtMu sync.Mutex
-	stmts  map[int]string // INSERT text per row count
+	stmts  map[int]string // statement text per row count
 }
 
-func newBatcher(db *sqldb.DB) *batcher {
-	return &batcher{db: db, stmts: map[int]string{}}
+func newBatcher(db sqldb.Querier, head, tail string, width int) *batcher {
+	return &batcher{db: db, head: head, tail: tail, width: width, stmts: map[int]string{}}
 }
 
-// insert stores r, batched with whatever rows are queued meanwhile.
-func (b *batcher) insert(ctx context.Context, r row) error {
-	me := &pending{row: r, done: make(chan error, 1)}
+const insertHead = `INSERT INTO oauth_requests (kind, signature, request_id, client_id, subject, session_id, active, requested_at, expires_at, data) VALUES `
+
+// newInserter batches inserts of token rows.
+func newInserter(db sqldb.Querier) *batcher { return newBatcher(db, insertHead, "", 10) }
+
+// newDeleter batches deletes by (kind, signature).
+func newDeleter(db sqldb.Querier) *batcher {
+	return newBatcher(db, `DELETE FROM oauth_requests WHERE (kind, signature) IN (`, `)`, 2)
+}
+
+// run executes the statement for args, batched with whatever rows are
+// queued meanwhile.
+func (b *batcher) run(ctx context.Context, args ...any) error {
+	me := &pending{args: args, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, me)
 	lead := !b.busy
@@ -98,9 +114,9 @@ func (b *batcher) insert(ctx context.Context, r row) error {
 // signature) fails alone.
 func (b *batcher) flush(ctx context.Context, batch []*pending) {
 	if len(batch) > 1 {
-		args := make([]any, 0, 10*len(batch))
+		args := make([]any, 0, b.width*len(batch))
 		for _, p := range batch {
-			args = append(args, p.row.args()...)
+			args = append(args, p.args...)
 		}
 		if _, err := b.db.ExecContext(ctx, b.stmt(len(batch)), args...); err == nil {
 			for _, p := range batch {
@@ -110,7 +126,7 @@ func (b *batcher) flush(ctx context.Context, batch []*pending) {
 		}
 	}
 	for _, p := range batch {
-		_, err := b.db.ExecContext(ctx, b.stmt(1), p.row.args()...)
+		_, err := b.db.ExecContext(ctx, b.stmt(1), p.args...)
 		p.done <- err
 	}
 }
@@ -119,8 +135,6 @@ func (r row) args() []any {
 	return []any{r.kind, r.signature, r.requestID, r.clientID, r.subject, r.sessionID, true, r.requestedAt, r.expiresAt, r.data}
 }
 
-const insertHead = `INSERT INTO oauth_requests (kind, signature, request_id, client_id, subject, session_id, active, requested_at, expires_at, data) VALUES `
-
 func (b *batcher) stmt(n int) string {
 	b.stmtMu.Lock()
 	defer b.stmtMu.Unlock()
@@ -128,21 +142,22 @@ func (b *batcher) stmt(n int) string {
 		return s
 	}
 	var sb strings.Builder
-	sb.WriteString(insertHead)
+	sb.WriteString(b.head)
 	for i := range n {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		sb.WriteByte('(')
-		for j := range 10 {
+		for j := range b.width {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
 			sb.WriteByte('$')
-			sb.WriteString(strconv.Itoa(10*i + j + 1))
+			sb.WriteString(strconv.Itoa(b.width*i + j + 1))
 		}
 		sb.WriteByte(')')
 	}
+	sb.WriteString(b.tail)
 	s := sb.String()
 	b.stmts[n] = s
 	return s

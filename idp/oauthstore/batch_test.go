@@ -73,3 +73,35 @@ func TestConcurrentCreatesAreBatchedAndDurable(t *testing.T) {
 		}
 	})
 }
+
+// Spent PKCE state deleted by many redemptions at once is gone for each
+// of them, and the rows of other codes stay.
+func TestConcurrentSpentDeletes(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := New(db, oneClient{}, time.Now)
+		const n = 100
+		for i := range n + 1 {
+			if err := s.CreatePKCERequestSession(ctx, fmt.Sprint("code-", i), accessRequest(fmt.Sprint("r-", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.DeletePKCERequestSession(ctx, fmt.Sprint("code-", i)); err != nil {
+					t.Errorf("delete %d: %v", i, err)
+				}
+				if _, err := s.GetPKCERequestSession(ctx, fmt.Sprint("code-", i), &fosite.DefaultSession{}); err != fosite.ErrNotFound {
+					t.Errorf("after delete %d: got %v, want not found", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if _, err := s.GetPKCERequestSession(ctx, fmt.Sprint("code-", n), &fosite.DefaultSession{}); err != nil {
+			t.Errorf("untouched row: %v", err)
+		}
+	})
+}
