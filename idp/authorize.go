@@ -107,7 +107,7 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt tim
 	}
 	prompt := strings.Fields(form.Get("prompt"))
 	sso, id := s.currentSession(c)
-	if sso != nil && !s.sessionSatisfies(sso, form, prompt, requestedAt) {
+	if sso != nil && (!s.sessionSatisfies(sso, form, prompt, requestedAt) || !s.factorsSatisfy(ctx, sso, id, form)) {
 		sso = nil
 	}
 	if sso == nil {
@@ -296,6 +296,7 @@ func (s *Server) newSession(id *Identity, sso *session.Session, cl *client.Clien
 	claims.AuthTime = sso.AuthTime
 	claims.RequestedAt = requestedAt
 	claims.AuthenticationMethodsReferences = sso.AMR
+	claims.AuthenticationContextClassReference = acrOf(sso.AMR)
 	return sess
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -172,6 +173,20 @@ func (s *Server) completeLogin(c echo.Context, raw, code, flowToken string) (str
 	default:
 		return "", fail("disabled", acc.ID, &userError{status: http.StatusForbidden, code: "account_disabled", msg: "账号已停用，请联系本单位资助管理员"})
 	}
+	// Accounts that need a second factor get no session yet
+	// (totp_handlers.go).
+	if next, parked, err := s.secondFactor(c, acc, flowToken); parked {
+		return next, err
+	}
+	return s.startSession(c, acc, []string{amrSMS}, flowToken)
+}
+
+// startSession completes a sign-in with the factors in amr: it activates a
+// provisioned account, starts a fresh SSO session and returns where the
+// browser goes next.
+func (s *Server) startSession(c echo.Context, acc *account.Account, amr []string, flowToken string) (string, error) {
+	ctx := c.Request().Context()
+	ip, ua := c.RealIP(), c.Request().UserAgent()
 	if err := s.Accounts.MarkSignedIn(ctx, acc.ID); err != nil {
 		return "", internal(err)
 	}
@@ -180,12 +195,13 @@ func (s *Server) completeLogin(c echo.Context, raw, code, flowToken string) (str
 	if ck, err := c.Cookie(s.Config.CookieName); err == nil {
 		_ = s.Sessions.Delete(ctx, session.Hash(ck.Value))
 	}
-	token, sess, err := s.Sessions.Create(ctx, acc.ID, []string{"sms"}, ip, ua)
+	token, sess, err := s.Sessions.Create(ctx, acc.ID, amr, ip, ua)
 	if err != nil {
 		return "", internal(err)
 	}
 	s.setSessionCookie(c, token, sess.ExpiresAt)
-	s.audit(ctx, audit.Event{Type: "login.success", Result: "success", ActorID: acc.ID, SubjectID: acc.ID, OrgID: acc.OrgID, IP: ip, UserAgent: ua})
+	s.audit(ctx, audit.Event{Type: "login.success", Result: "success", ActorID: acc.ID, SubjectID: acc.ID, OrgID: acc.OrgID, IP: ip, UserAgent: ua,
+		Detail: map[string]string{"amr": strings.Join(amr, " ")}})
 	if _, err := s.openFlow(flowToken); err == nil {
 		return "/oauth2/auth/resume?flow=" + url.QueryEscape(flowToken), nil
 	}
@@ -249,6 +265,9 @@ func (s *Server) apiLogin(c echo.Context) error {
 	next, err := s.completeLogin(c, req.Phone, req.Code, req.Flow)
 	if err != nil {
 		return err
+	}
+	if body, parked := mfaAnswer(c, next); parked {
+		return c.JSON(http.StatusOK, body)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"redirect_to": next})
 }

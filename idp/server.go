@@ -26,6 +26,7 @@ import (
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/totp"
 )
 
 // Config holds the HTTP-level settings.
@@ -36,6 +37,9 @@ type Config struct {
 	FlowKey []byte
 	// CookieName of the SSO session cookie.
 	CookieName string
+	// TOTPRequiredFor says who must pass a second factor: MFAForAdmin
+	// (default), MFAForAll or MFAForNone.
+	TOTPRequiredFor string
 }
 
 // Keyset serves the public keys.
@@ -65,13 +69,15 @@ type Mounter interface {
 
 // Deps are the parts the server is built from.
 type Deps struct {
-	Config     Config
-	Provider   *oauth.Provider
-	Keys       Keyset
-	Accounts   *account.Store
-	Clients    *client.Store
-	Sessions   *session.Store
-	OTP        *otp.Service
+	Config   Config
+	Provider *oauth.Provider
+	Keys     Keyset
+	Accounts *account.Store
+	Clients  *client.Store
+	Sessions *session.Store
+	OTP      *otp.Service
+	// TOTP is the second factor; nil turns second factors off.
+	TOTP       *totp.Service
 	Identities Identities
 	Audit      Auditor // may be nil
 	// Notifier tells relying parties about ended sessions (back-channel
@@ -165,6 +171,7 @@ func (s *Server) Register(e *echo.Echo) {
 	api.POST("/login", s.apiLogin)
 	api.POST("/logout", s.apiLogout)
 	api.GET("/session", s.apiSession)
+	s.registerAccountRoutes(e)
 
 	if s.Console != nil {
 		s.Console.Register(e)

@@ -32,6 +32,7 @@ import (
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/idp/sms"
 	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/idp/totp"
 )
 
 // App is the wired system: every store and service, built once from the
@@ -54,6 +55,7 @@ type App struct {
 	Grants   *grant.Store
 	Notifier *backchannel.Notifier
 	Admin    *admin.Service
+	TOTP     *totp.Service
 	Console  *console.Console
 	IdP      *idp.Server
 	Registry *prometheus.Registry
@@ -205,14 +207,18 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		return nil, err
 	}
 
+	if a.TOTP, err = totp.New(db, totp.Config{Key: derive(sec.IdPSecret, "totp")}, now); err != nil {
+		return nil, err
+	}
+
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {
 		ready["redis"] = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
 	}
 	a.IdP, err = idp.New(idp.Deps{
-		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow")},
+		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
-		OTP: a.OTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
+		OTP: a.OTP, TOTP: a.TOTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
 		Notifier: a.Notifier, Admin: a.Admin, Console: a.Console,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})

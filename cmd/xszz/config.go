@@ -35,6 +35,7 @@ type Config struct {
 		AccessTokenAlg  string        `mapstructure:"access_token_alg"`
 		SessionIdle     time.Duration `mapstructure:"session_idle"`
 		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
+		TOTPRequiredFor string        `mapstructure:"totp_required_for"`
 	} `mapstructure:"idp"`
 	Keys struct {
 		EncryptionKey string        `mapstructure:"encryption_key"`
@@ -78,6 +79,7 @@ var defaults = map[string]any{
 	"idp.access_token_alg":  "ES256",
 	"idp.session_idle":      "30m",
 	"idp.session_absolute":  "12h",
+	"idp.totp_required_for": "admin",
 	"keys.encryption_key":   "",
 	"keys.rotate_every":     "0s",
 	"sms.provider":          "file",
@@ -159,6 +161,11 @@ func (c *Config) validate() error {
 	case "ES256", "RS256":
 	default:
 		return errors.New("config idp.access_token_alg: must be ES256 or RS256")
+	}
+	switch c.IdP.TOTPRequiredFor {
+	case "admin", "all", "none":
+	default:
+		return errors.New("config idp.totp_required_for: must be admin, all or none")
 	}
 	switch c.SMS.Provider {
 	case "file", "log":

@@ -70,6 +70,9 @@ var (
 	// ErrEnrolmentExpired is an enrolment token that is forged, for
 	// another account, or too old.
 	ErrEnrolmentExpired = errors.New("totp: enrolment expired or invalid")
+	// ErrAlreadyEnrolled refuses a first enrolment over an existing one:
+	// replacing a second factor takes Reset, from a two-factor session.
+	ErrAlreadyEnrolled = errors.New("totp: already enrolled")
 )
 
 // LockedError refuses the second step after repeated failures on the
@@ -267,10 +270,22 @@ func match(secret, code string, now time.Time, after int64) int64 {
 }
 
 // Confirm checks the first code from a new secret and makes it the
-// account's second factor, replacing any earlier one. It returns fresh
-// recovery codes, to be shown once. The confirming code's step counts as
-// used.
+// account's second factor; an account already enrolled gives
+// ErrAlreadyEnrolled, so a stolen SMS code cannot swap an admin's
+// authenticator. It returns fresh recovery codes, to be shown once. The
+// confirming code's step counts as used.
 func (s *Service) Confirm(ctx context.Context, accountID, token, code string) ([]string, error) {
+	return s.confirm(ctx, accountID, token, code, false)
+}
+
+// Reset is Confirm that replaces an existing second factor and its
+// recovery codes; callers make sure the person passed the old one in this
+// session.
+func (s *Service) Reset(ctx context.Context, accountID, token, code string) ([]string, error) {
+	return s.confirm(ctx, accountID, token, code, true)
+}
+
+func (s *Service) confirm(ctx context.Context, accountID, token, code string, replace bool) ([]string, error) {
 	secret, err := s.openEnrolment(accountID, token)
 	if err != nil {
 		return nil, err
@@ -282,11 +297,19 @@ func (s *Service) Confirm(ctx context.Context, accountID, token, code string) ([
 	}
 	sealed := seal(s.aead, []byte(secret), []byte(accountID))
 	codes := newRecoveryCodes()
+	upsert := `INSERT INTO totp_credentials (account_id, secret_enc, key_id, last_step, created_at) VALUES ($1, $2, $3, $4, $5)`
+	if replace {
+		upsert += ` ON CONFLICT (account_id) DO UPDATE SET secret_enc = excluded.secret_enc, key_id = excluded.key_id, last_step = excluded.last_step, created_at = excluded.created_at`
+	} else {
+		upsert += ` ON CONFLICT (account_id) DO NOTHING`
+	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO totp_credentials (account_id, secret_enc, key_id, last_step, created_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (account_id) DO UPDATE SET secret_enc = excluded.secret_enc, key_id = excluded.key_id, last_step = excluded.last_step, created_at = excluded.created_at`,
-			accountID, sealed, s.cfg.KeyID, st, now.Unix()); err != nil {
+		res, err := tx.ExecContext(ctx, upsert, accountID, sealed, s.cfg.KeyID, st, now.Unix())
+		if err != nil {
 			return fmt.Errorf("store totp secret: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrAlreadyEnrolled
 		}
 		return s.replaceCodes(ctx, tx, accountID, codes)
 	})

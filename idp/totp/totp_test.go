@@ -269,6 +269,17 @@ func TestConfirm(t *testing.T) {
 		if err := s.Verify(ctx, "c1", code); !errors.Is(err, totp.ErrReused) {
 			t.Fatalf("the confirming code at sign-in = %v, want ErrReused", err)
 		}
+		// A second enrolment cannot replace the first; Reset can.
+		e2, _ := s.Begin("c1", "138****0000")
+		if _, err := s.Confirm(ctx, "c1", e2.Token, codeAt(t, e2.Secret, c.Now())); !errors.Is(err, totp.ErrAlreadyEnrolled) {
+			t.Fatalf("second Confirm = %v, want ErrAlreadyEnrolled", err)
+		}
+		if err := s.Verify(ctx, "c1", codeAt(t, e.Secret, c.Now().Add(30*time.Second))); err != nil {
+			t.Fatalf("first secret after a refused second enrolment: %v", err)
+		}
+		if _, err := s.Reset(ctx, "c1", e.Token, codeAt(t, e.Secret, c.Now())); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
 		// The secret is not stored in the clear.
 		var sealed []byte
 		var keyID string

@@ -1,0 +1,17 @@
+package idp
+
+import "github.com/labstack/echo/v4"
+
+// registerAccountRoutes mounts the account life cycle: the second factor
+// of the sign-in, self-registration and the account centre.
+func (s *Server) registerAccountRoutes(e *echo.Echo) {
+	e.GET("/login/totp", s.totpPage)
+	e.POST("/login/totp", s.totpSubmit, s.sameOrigin)
+	e.GET("/login/totp/enrol", s.totpEnrolPage)
+	e.POST("/login/totp/enrol", s.totpEnrolSubmit, s.sameOrigin)
+
+	api := e.Group("/api/v1", s.jsonOnly, s.sameOrigin)
+	api.POST("/login/totp", s.apiLoginTOTP)
+	api.POST("/login/totp/enrol", s.apiLoginEnrol)
+	api.POST("/login/totp/enrol/confirm", s.apiLoginEnrolConfirm)
+}
