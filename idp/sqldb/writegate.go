@@ -70,10 +70,12 @@ func (g writeGate) acquire(ctx context.Context) error {
 
 func (g writeGate) release() { <-g }
 
-// gatedConnector hands out connections that pass writes through the gate.
+// gatedConnector hands out connections that pass writes through the gate
+// and count statements.
 type gatedConnector struct {
 	driver.Connector
-	gate writeGate
+	gate  writeGate
+	count *atomic.Int64
 }
 
 func (c gatedConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -86,7 +88,7 @@ func (c gatedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, errors.New("sqlite: driver connection lacks context methods")
 	}
-	return &gatedConn{sqliteConn: inner, gate: c.gate}, nil
+	return &gatedConn{sqliteConn: inner, gate: c.gate, count: c.count}, nil
 }
 
 // sqliteConn is what the modernc driver's connection implements and
@@ -104,7 +106,8 @@ type sqliteConn interface {
 
 type gatedConn struct {
 	sqliteConn
-	gate writeGate
+	gate  writeGate
+	count *atomic.Int64 // statements, BEGIN and COMMIT/ROLLBACK included
 	// inTx is set while this connection holds the gate for a transaction;
 	// its statements then need no gate of their own.
 	inTx atomic.Bool
@@ -113,6 +116,7 @@ type gatedConn struct {
 var _ sqliteConn = (*gatedConn)(nil)
 
 func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.count.Add(1)
 	if err := c.gate.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -142,6 +146,7 @@ func (c *gatedConn) enter(ctx context.Context, write bool) (func(), error) {
 }
 
 func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.count.Add(1)
 	leave, err := c.enter(ctx, true)
 	if err != nil {
 		return nil, err
@@ -154,6 +159,7 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 // today; should a driver defer a write's first step to Rows.Next, that write
 // falls back to busy_timeout, slower but still correct).
 func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.count.Add(1)
 	leave, err := c.enter(ctx, !isSelect(query))
 	if err != nil {
 		return nil, err
@@ -187,6 +193,7 @@ type gatedTx struct {
 }
 
 func (t *gatedTx) end(err error) error {
+	t.conn.count.Add(1)
 	if t.done.CompareAndSwap(false, true) {
 		t.conn.inTx.Store(false)
 		t.conn.gate.release()
@@ -214,6 +221,7 @@ func (s *gatedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	if !ok {
 		return nil, errors.New("sqlite: driver statement lacks context methods")
 	}
+	s.conn.count.Add(1)
 	leave, err := s.conn.enter(ctx, true)
 	if err != nil {
 		return nil, err
@@ -227,6 +235,7 @@ func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	if !ok {
 		return nil, errors.New("sqlite: driver statement lacks context methods")
 	}
+	s.conn.count.Add(1)
 	leave, err := s.conn.enter(ctx, !s.read)
 	if err != nil {
 		return nil, err
