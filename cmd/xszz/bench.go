@@ -119,19 +119,35 @@ func (c *cli) bench(ctx context.Context, f benchFlags) error {
 	}
 	opts := loadgen.Options{Concurrency: f.concurrency, Duration: f.duration, MaxRequests: f.requests}
 	var results []loadgen.Result
+	stmts := map[string]int64{} // SQL statements run during each scenario (SQLite only)
 	for _, name := range run {
 		fn, err := env.scenario(ctx, name, f.concurrency)
 		if err != nil {
 			return fmt.Errorf("prepare %s: %w", name, err)
 		}
+		before, counted := env.app.DB.Statements()
 		results = append(results, loadgen.Run(ctx, name, opts, fn))
+		if after, _ := env.app.DB.Statements(); counted {
+			stmts[name] = after - before
+		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	fmt.Fprintf(c.out, "machine:  %s\n", loadgen.ThisMachine())
 	fmt.Fprintf(c.out, "backend:  %s; concurrency %d, %s per scenario, %d signed-in accounts\n\n", env.backend, f.concurrency, f.duration, len(env.cookies))
-	if err := loadgen.WriteTable(c.out, results, benchTargets); err != nil {
+	var extra []loadgen.Column
+	if len(stmts) > 0 {
+		// Statements per request are the database round trips the same
+		// code makes on PostgreSQL.
+		extra = append(extra, loadgen.Column{Name: "SQL/req", Value: func(r loadgen.Result) string {
+			if r.Requests == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f", float64(stmts[r.Name])/float64(r.Requests))
+		}})
+	}
+	if err := loadgen.WriteTable(c.out, results, benchTargets, extra...); err != nil {
 		return err
 	}
 	for _, r := range results {

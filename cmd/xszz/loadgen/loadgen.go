@@ -152,11 +152,21 @@ func (m Machine) String() string {
 	return fmt.Sprintf("%d CPU, %s/%s, %s, %s", m.CPUs, m.OS, m.Arch, m.GoVersion, m.CPUModel)
 }
 
+// Column is an extra table column the caller computes.
+type Column struct {
+	Name  string
+	Value func(Result) string
+}
+
 // WriteTable prints results as an aligned table; target, when it names a
 // scenario, adds the goal and whether it was met.
-func WriteTable(w io.Writer, results []Result, target map[string]float64) error {
+func WriteTable(w io.Writer, results []Result, target map[string]float64, extra ...Column) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tCPU/req\ttarget\t")
+	fmt.Fprint(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tCPU/req\t")
+	for _, c := range extra {
+		fmt.Fprint(tw, c.Name, "\t")
+	}
+	fmt.Fprintln(tw, "target\t")
 	for _, r := range results {
 		goal := "-"
 		if t, ok := target[r.Name]; ok {
@@ -166,7 +176,11 @@ func WriteTable(w io.Writer, results []Result, target map[string]float64) error 
 			}
 			goal = fmt.Sprintf("≥%.0f %s", t, verdict)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", r.Name, r.Requests, r.Errors, r.Rate(), round(r.P50), round(r.P99), round(r.CPUPerRequest()), goal)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t", r.Name, r.Requests, r.Errors, r.Rate(), round(r.P50), round(r.P99), round(r.CPUPerRequest()))
+		for _, c := range extra {
+			fmt.Fprint(tw, c.Value(r), "\t")
+		}
+		fmt.Fprintln(tw, goal+"\t")
 	}
 	return tw.Flush()
 }
