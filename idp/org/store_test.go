@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -390,6 +391,29 @@ func TestClaim(t *testing.T) {
 			c.Path[0] = "hacked"
 			if c, _ := f.store.Claim(f.ctx, "320000"); c.Path[0] != org.RootID {
 				t.Fatalf("cache shared its slice: %v", c.Path)
+			}
+		})
+
+		t.Run("concurrent readers see the writer's last name", func(t *testing.T) {
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for range 50 {
+						if _, err := f.store.Claim(f.ctx, "320000"); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			for i := range 10 {
+				if err := f.store.Update(f.ctx, "320000", func(o *org.Org) error { o.Name = fmt.Sprintf("江苏%d", i); return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wg.Wait()
+			if c, _ := f.store.Claim(f.ctx, "320000"); c.Name != "江苏9" {
+				t.Fatalf("after the writes: %q", c.Name)
 			}
 		})
 
