@@ -514,11 +514,14 @@ func (s *Store) applyImport(ctx context.Context, tx *sql.Tx, plan *importPlan) e
 	}
 	// Full batches share one prepared statement: parsing a 13,000
 	// parameter statement is not free.
-	full, err := tx.PrepareContext(ctx, upsertStatement(s.db.Dialect, importBatch))
-	if err != nil {
-		return fmt.Errorf("prepare upsert: %w", err)
+	var full *sql.Stmt
+	if len(plan.writes) >= importBatch {
+		var err error
+		if full, err = tx.PrepareContext(ctx, upsertStatement(s.db.Dialect, importBatch)); err != nil {
+			return fmt.Errorf("prepare upsert: %w", err)
+		}
+		defer full.Close()
 	}
-	defer full.Close()
 	args := make([]any, 0, importBatch*13)
 	for start := 0; start < len(plan.writes); start += importBatch {
 		batch := plan.writes[start:min(start+importBatch, len(plan.writes))]
