@@ -18,6 +18,9 @@ import (
 // userScopes only make sense with a person behind the token.
 var userScopes = []string{"openid", "profile", "phone", "org", "offline_access", "cockpit", "admin"}
 
+// grantTypes are the grants the token endpoint serves.
+var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+
 // token is the token endpoint (RFC 6749 §3.2).
 func (s *Server) token(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -25,6 +28,12 @@ func (s *Server) token(c echo.Context) error {
 	sess := oauth.NewSession()
 	ar, err := s.Provider.NewAccessRequest(ctx, c.Request(), sess)
 	if err != nil {
+		// Fosite answers a grant type no handler knows with a bare
+		// invalid_request; RFC 6749 §5.2 says unsupported_grant_type.
+		if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(grantTypes, gt) &&
+			fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidRequest.ErrorField {
+			err = fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", gt)
+		}
 		return s.accessError(c, ar, err)
 	}
 	switch {
@@ -164,7 +173,12 @@ func (s *Server) userinfo(c echo.Context) error {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="xszz"`)
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "no access token"})
 	}
-	_, ar, err := s.Provider.IntrospectToken(ctx, tok, fosite.AccessToken, oauth.NewSession(), "openid")
+	use, ar, err := s.Provider.IntrospectToken(ctx, tok, fosite.AccessToken, oauth.NewSession(), "openid")
+	if err == nil && use != fosite.AccessToken {
+		// The token type is only a hint to fosite, which falls back to
+		// refresh tokens; a refresh token is no bearer credential.
+		err = fosite.ErrRequestUnauthorized
+	}
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		if rfc.ErrorField == fosite.ErrInvalidScope.ErrorField {
