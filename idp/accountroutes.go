@@ -10,7 +10,12 @@ func (s *Server) registerAccountRoutes(e *echo.Echo) {
 	e.GET("/login/totp/enrol", s.totpEnrolPage)
 	e.POST("/login/totp/enrol", s.totpEnrolSubmit, s.sameOrigin)
 
+	e.GET("/register", s.registerPage)
+	e.POST("/register/send", s.registerSendForm, s.sameOrigin)
+	e.POST("/register", s.registerForm, s.sameOrigin)
+
 	api := e.Group("/api/v1", s.jsonOnly, s.sameOrigin)
+	api.POST("/register", s.apiRegister)
 	api.POST("/login/totp", s.apiLoginTOTP)
 	api.POST("/login/totp/enrol", s.apiLoginEnrol)
 	api.POST("/login/totp/enrol/confirm", s.apiLoginEnrolConfirm)

@@ -235,7 +235,7 @@ func (s *Server) apiSMSSend(c echo.Context) error {
 	if req.Purpose == "" {
 		purpose = otp.PurposeLogin
 	}
-	if purpose != otp.PurposeLogin {
+	if purpose != otp.PurposeLogin && purpose != otp.PurposeRegister {
 		return &userError{status: http.StatusBadRequest, code: "invalid_purpose", msg: "不支持的验证码用途"}
 	}
 	_, retry, err := s.sendCode(c, req.Phone, purpose)

@@ -77,9 +77,11 @@ type Deps struct {
 	Sessions *session.Store
 	OTP      *otp.Service
 	// TOTP is the second factor; nil turns second factors off.
-	TOTP       *totp.Service
-	Identities Identities
-	Audit      Auditor // may be nil
+	TOTP *totp.Service
+	// Registration enables self-registration; may be nil.
+	Registration *Registration
+	Identities   Identities
+	Audit        Auditor // may be nil
 	// Notifier tells relying parties about ended sessions (back-channel
 	// logout); may be nil.
 	Notifier Notifier

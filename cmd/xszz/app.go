@@ -23,12 +23,14 @@ import (
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/console"
 	"github.com/xszz/xszz/idp/grant"
+	"github.com/xszz/xszz/idp/idcard"
 	"github.com/xszz/xszz/idp/keys"
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/otp/redisstore"
+	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/idp/sms"
 	"github.com/xszz/xszz/idp/sqldb"
@@ -56,6 +58,7 @@ type App struct {
 	Notifier *backchannel.Notifier
 	Admin    *admin.Service
 	TOTP     *totp.Service
+	Profiles *profile.Store
 	Console  *console.Console
 	IdP      *idp.Server
 	Registry *prometheus.Registry
@@ -210,6 +213,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	if a.TOTP, err = totp.New(db, totp.Config{Key: derive(sec.IdPSecret, "totp")}, now); err != nil {
 		return nil, err
 	}
+	idSealer, err := idcard.NewSealer("idp-secret", derive(sec.IdPSecret, "idcard"), derive(sec.IdPSecret, "idcard-index"), nil)
+	if err != nil {
+		return nil, err
+	}
+	a.Profiles = profile.NewStore(db, idSealer, now)
 
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {
@@ -218,7 +226,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	a.IdP, err = idp.New(idp.Deps{
 		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
-		OTP: a.OTP, TOTP: a.TOTP, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
+		OTP: a.OTP, TOTP: a.TOTP, Registration: &idp.Registration{Orgs: a.Orgs, Profiles: a.Profiles}, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
 		Notifier: a.Notifier, Admin: a.Admin, Console: a.Console,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})
