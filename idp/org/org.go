@@ -17,17 +17,17 @@ import (
 
 // Org is one unit of the tree.
 type Org struct {
-	ID         string
-	ParentID   string // empty for the root only
-	Name       string
-	Level      string // LevelMinistry … LevelDepartment
-	RegionCode string // GB/T 2260 six digits; may be empty for departments
-	Kind       string // KindRegular unless the unit reports out of line
-	Stages     []string
-	Lines      []string // business lines: LineAid, LineNutrition
-	Status     string   // StatusActive or StatusDisabled
-	Path       []string // ids from the root down to and including this unit
-	Depth      int      // 0 for the root
+	ID         string   `json:"id"`
+	ParentID   string   `json:"parent_id,omitempty"` // empty for the root only
+	Name       string   `json:"name"`
+	Level      string   `json:"level"`                 // LevelMinistry … LevelDepartment
+	RegionCode string   `json:"region_code,omitempty"` // GB/T 2260 six digits; may be empty for departments
+	Kind       string   `json:"kind"`                  // KindRegular unless the unit reports out of line
+	Stages     []string `json:"stages,omitempty"`
+	Lines      []string `json:"lines,omitempty"` // business lines: LineAid, LineNutrition
+	Status     string   `json:"status"`          // StatusActive or StatusDisabled
+	Path       []string `json:"path"`            // ids from the root down to and including this unit
+	Depth      int      `json:"depth"`           // 0 for the root
 }
 
 // Levels: the six tiers of "一级部署，六级应用".
