@@ -185,14 +185,17 @@ func (s *Server) Register(e *echo.Echo) {
 }
 
 // securityHeaders keeps every page out of frames (RFC 9700 §4.16) and
-// keeps flow state and codes out of Referer headers.
+// keeps flow state and codes out of Referer headers sent to other sites.
+// "same-origin" rather than "no-referrer": under no-referrer, browsers
+// send "Origin: null" on the IdP's own form posts, which sameOrigin must
+// refuse, and no HTML form would ever work in a real browser.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin")
 		return next(c)
 	}
 }

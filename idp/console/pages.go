@@ -441,6 +441,8 @@ func (c *Console) render(ec echo.Context, status int, name string, data map[stri
 	h := ec.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
+	// Same-origin posts must carry the real Origin, which checkPost reads.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	ec.Response().WriteHeader(status)
 	if err := c.tmpl.ExecuteTemplate(ec.Response(), name, data); err != nil {
