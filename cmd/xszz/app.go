@@ -202,7 +202,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	}, now, log)
 
 	a.Console, err = console.New(console.Deps{
-		Config: console.Config{Issuer: cfg.IdP.Issuer, Key: derive(sec.IdPSecret, "console")},
+		Config: console.Config{Issuer: cfg.IdP.Issuer, Key: derive(sec.IdPSecret, "console"), RequireAMR: consoleAMR(cfg)},
 		Admin:  a.Admin, Accounts: a.Accounts, Sessions: a.Sessions, Orgs: a.Orgs, Audit: a.Audit,
 		Tokens: a.Provider, NewSession: func() fosite.Session { return oauth.NewSession() }, Log: log, Now: now,
 	})
@@ -235,6 +235,15 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	}
 	ok = true
 	return a, nil
+}
+
+// consoleAMR: when admins must sign in with the authenticator app, the
+// console also refuses a session that somehow lacks it.
+func consoleAMR(cfg *Config) string {
+	if cfg.IdP.TOTPRequiredFor == idp.MFAForNone {
+		return ""
+	}
+	return "otp"
 }
 
 // orgClaims adapts the org store to the IdP's claim source.
