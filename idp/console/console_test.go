@@ -69,7 +69,7 @@ var people = []struct{ key, org, role, status, name string }{
 	{"staffZJ", "330000", account.RoleStaff, account.StatusActive, "浙江干部"},
 }
 
-func newEnv(t *testing.T, db *sqldb.DB) *env {
+func newEnv(t *testing.T, db *sqldb.DB, edit ...func(*console.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now
@@ -99,8 +99,12 @@ func newEnv(t *testing.T, db *sqldb.DB) *env {
 		DB: db, Accounts: v.accounts, Orgs: orgs, Grants: v.grants, Sessions: v.sessions,
 		OAuth: oauthstore.New(db, nil, now), Audit: v.audit, Now: now,
 	}
+	cfg := console.Config{Issuer: issuer, Key: []byte("0123456789abcdef0123456789abcdef")}
+	for _, e := range edit {
+		e(&cfg)
+	}
 	c, err := console.New(console.Deps{
-		Config: console.Config{Issuer: issuer, Key: []byte("0123456789abcdef0123456789abcdef")},
+		Config: cfg,
 		Admin:  svc, Accounts: v.accounts, Sessions: v.sessions, Orgs: orgs, Audit: v.audit,
 		Tokens: v.tokens, NewSession: func() fosite.Session { return &fosite.DefaultSession{} },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -140,9 +144,12 @@ type browser struct {
 	cookie string
 }
 
-func (v *env) signIn(key string) *browser {
+func (v *env) signIn(key string, amr ...string) *browser {
 	v.t.Helper()
-	tok, _, err := v.sessions.Create(context.Background(), v.id(key), []string{"sms"}, "127.0.0.1", "test")
+	if len(amr) == 0 {
+		amr = []string{"sms"}
+	}
+	tok, _, err := v.sessions.Create(context.Background(), v.id(key), amr, "127.0.0.1", "test")
 	if err != nil {
 		v.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/console"
 	"github.com/xszz/xszz/idp/sqldb"
 	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
 )
@@ -57,6 +58,20 @@ func TestConsoleAdmitsOnlyActiveAdmins(t *testing.T) {
 		}
 		if rec := adm.get("/admin"); rec.Code != http.StatusSeeOther {
 			t.Errorf("disabled admin: %d, want 303 to the login page", rec.Code)
+		}
+	})
+}
+
+// When admins must use the authenticator app, a session signed in by SMS
+// alone does not open the console.
+func TestConsoleRequiresTheSecondFactor(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		v := newEnv(t, db, func(c *console.Config) { c.RequireAMR = "otp" })
+		if rec := v.signIn("adminJS", "sms").get("/admin"); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "动态口令") {
+			t.Errorf("SMS-only admin session: %d, want 403 asking for the authenticator", rec.Code)
+		}
+		if rec := v.signIn("adminJS", "sms", "otp").get("/admin"); rec.Code != http.StatusOK {
+			t.Errorf("two-factor admin session: %d, want 200", rec.Code)
 		}
 	})
 }
