@@ -160,7 +160,9 @@ func TestAdminSignInNeedsSecondFactor(t *testing.T) {
 			if page, _ := flowOf(r); page != "/login" {
 				t.Fatalf("resume without the second step: %s, want a redirect to /login", r)
 			}
-			// ACCOUNT-CHECK
+			if r := b.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+				t.Fatalf("/account without the second step: %s", r)
+			}
 			// The second-step API without enrolling is refused.
 			if r := b.postJSON("/api/v1/login/totp", map[string]string{"code": "123456"}); r.Status != http.StatusForbidden {
 				t.Fatalf("totp step before enrolment: %s", r)
