@@ -44,7 +44,8 @@ var units = []org.Org{
 
 // env is a console over a real database, with people in the tree.
 type env struct {
-	t        *testing.T
+	t        testing.TB
+	orgs     *org.Store
 	e        *echo.Echo
 	db       *sqldb.DB
 	accounts *account.Store
@@ -69,7 +70,7 @@ var people = []struct{ key, org, role, status, name string }{
 	{"staffZJ", "330000", account.RoleStaff, account.StatusActive, "浙江干部"},
 }
 
-func newEnv(t *testing.T, db *sqldb.DB, edit ...func(*console.Config)) *env {
+func newEnv(t testing.TB, db *sqldb.DB, edit ...func(*console.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now
@@ -83,7 +84,7 @@ func newEnv(t *testing.T, db *sqldb.DB, edit ...func(*console.Config)) *env {
 		}
 	}
 	v := &env{
-		t: t, db: db, accounts: account.NewStore(db, now), grants: grant.NewStore(db, now),
+		t: t, db: db, orgs: orgs, accounts: account.NewStore(db, now), grants: grant.NewStore(db, now),
 		sessions: session.NewStore(db, session.Config{Idle: time.Hour, Absolute: 12 * time.Hour}, now),
 		audit:    audit.New(db, now, slog.New(slog.NewTextHandler(io.Discard, nil))),
 		tokens:   fakeTokens{}, people: map[string]*account.Account{},
