@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ type benchFlags struct {
 	postgres    string
 	redis       string
 	cpuprofile  string
+	blockprof   string
 }
 
 func (c *cli) benchCmd() *cobra.Command {
@@ -81,6 +83,7 @@ figures compare builds and backends rather than measure absolute capacity.`,
 	fl.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL (default $XSZZ_TEST_POSTGRES_URL; empty: SQLite)")
 	fl.StringVar(&f.redis, "redis", "", "Redis URL for SMS codes and limits (default $XSZZ_TEST_REDIS_URL)")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the scenarios (server and load generator) to this file")
+	fl.StringVar(&f.blockprof, "blockprofile", "", "write a profile of where goroutines waited (locks, channels, the SQLite write gate) to this file")
 	return cmd
 }
 
@@ -116,6 +119,16 @@ func (c *cli) bench(ctx context.Context, f benchFlags) error {
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if f.blockprof != "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		defer func() {
+			runtime.SetBlockProfileRate(0)
+			if pf, err := os.Create(f.blockprof); err == nil {
+				_ = pprof.Lookup("block").WriteTo(pf, 0)
+				pf.Close()
+			}
+		}()
 	}
 	opts := loadgen.Options{Concurrency: f.concurrency, Duration: f.duration, MaxRequests: f.requests}
 	var results []loadgen.Result
