@@ -111,6 +111,6 @@ func (c *cli) accountsCmd() *cobra.Command {
 		},
 	}
 	disable.Flags().StringVar(&dph, "phone", "", "mainland mobile number (required)")
-	cmd.AddCommand(create, list, disable)
+	cmd.AddCommand(create, list, disable, c.accountsImportCmd())
 	return cmd
 }
