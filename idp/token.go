@@ -113,7 +113,9 @@ func narrowScopes(ar fosite.AccessRequester) error {
 
 func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err error) error {
 	ctx := c.Request().Context()
-	if errors.Is(err, oauthstore.ErrCodeRace) {
+	// A parallel redemption can also lose between fosite's two reads of
+	// the code, which fosite reports as a server error.
+	if errors.Is(err, oauthstore.ErrCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)

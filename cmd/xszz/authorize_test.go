@@ -34,7 +34,7 @@ func authParams(id string) url.Values {
 
 func TestAuthorizeRedirectURIMustMatchExactly(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		id, _ := sys.newClient(t, func(s *client.Spec) {
 			s.RedirectURIs = []string{callbackURL, loopbackCallback, queryCallback}
 		})
@@ -149,7 +149,7 @@ func authorizeRequest(t *testing.T, sys *system, method string, q url.Values) re
 
 func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		id, _ := sys.newClient(t)
 		public, _ := sys.newClient(t, func(s *client.Spec) { s.Public = true })
 
@@ -227,7 +227,7 @@ func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 
 func TestAuthorizeAcceptsHarmlessVariations(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		c := sys.newRP(t)
 		for _, tc := range []struct {
 			name   string

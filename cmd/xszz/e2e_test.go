@@ -23,7 +23,7 @@ import (
 // introspection, revocation, client credentials and logout.
 func TestRelyingParty(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 
 		t.Run("sign-in with code and PKCE yields a verified ID token", func(t *testing.T) {
 			t.Parallel()
@@ -326,9 +326,10 @@ func TestRelyingParty(t *testing.T) {
 	})
 }
 
-// TestSessionAge covers prompt=login and max_age: they force a new SMS
-// sign-in, and auth_time tells the client when it happened.
-func TestSessionAge(t *testing.T) {
+// TestTimeRules covers what depends on the clock, on a system of its own:
+// prompt=login and max_age force a new SMS sign-in and auth_time tells the
+// client when it happened; a code older than its TTL (60 s) is refused.
+func TestTimeRules(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		sys := startSystem(t, be)
 		c := sys.newRP(t)
@@ -360,6 +361,10 @@ func TestSessionAge(t *testing.T) {
 		if idt.Subject != p.ID || authTime(t, idt) != t2 {
 			t.Fatalf("max_age=10000: sub %q auth_time %d, want %q %d", idt.Subject, authTime(t, idt), p.ID, t2)
 		}
+
+		i := c.newCode(t)
+		sys.clock.Advance(61 * time.Second)
+		wantOAuthError(t, c.tokenEndpoint(codeForm(i)), http.StatusBadRequest, "invalid_grant")
 	})
 }
 

@@ -122,20 +122,24 @@ type sharedEnv struct {
 
 func newSharedEnv(t testing.TB, be backend) sharedEnv {
 	t.Helper()
-	env := sharedEnv{
-		secret: base64.StdEncoding.EncodeToString(randomBytes(32)),
-		encKey: base64.StdEncoding.EncodeToString(randomBytes(32)),
-		dir:    t.TempDir(),
-	}
+	env := baseEnv(t.TempDir())
 	switch be {
 	case sqliteBackend:
 		env.dbURL = "sqlite://" + filepath.Join(env.dir, "xszz.db")
 	case postgresBackend:
 		env.dbURL = sqldbtest.PostgresURL(t)
 		env.redisURL = os.Getenv(envRedis)
-		env.otpPrefix = "xszz-test:" + hex.EncodeToString(randomBytes(6)) + ":"
 	}
 	return env
+}
+
+func baseEnv(dir string) sharedEnv {
+	return sharedEnv{
+		secret:    base64.StdEncoding.EncodeToString(randomBytes(32)),
+		encKey:    base64.StdEncoding.EncodeToString(randomBytes(32)),
+		dir:       dir,
+		otpPrefix: "xszz-test:" + hex.EncodeToString(randomBytes(6)) + ":",
+	}
 }
 
 // startSystem builds and serves one node on a fresh database.
@@ -147,14 +151,29 @@ func startSystem(t testing.TB, be backend, edit ...func(*Config)) *system {
 // startNode builds and serves one node of a deployment.
 func startNode(t testing.TB, env sharedEnv, edit ...func(*Config)) *system {
 	t.Helper()
+	sys, stop, err := launch(env, edit...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return sys
+}
+
+// launch builds, prepares and serves one node; stop shuts it down.
+func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() error, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		return nil, nil, fmt.Errorf("listen: %w", err)
 	}
 	issuer := "http://" + ln.Addr().String()
 	cfg, err := loadConfig("")
 	if err != nil {
-		t.Fatalf("default config: %v", err)
+		ln.Close()
+		return nil, nil, fmt.Errorf("default config: %w", err)
 	}
 	cfg.Database.URL = env.dbURL
 	cfg.Redis.URL = env.redisURL
@@ -172,7 +191,8 @@ func startNode(t testing.TB, env sharedEnv, edit ...func(*Config)) *system {
 		e(cfg)
 	}
 	if err := cfg.validate(); err != nil {
-		t.Fatalf("config: %v", err)
+		ln.Close()
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	var logw io.Writer = io.Discard
 	if os.Getenv("XSZZ_TEST_LOG") != "" {
@@ -185,23 +205,98 @@ func startNode(t testing.TB, env sharedEnv, edit ...func(*Config)) *system {
 	a, err := build(ctx, cfg, log, buildOptions{now: clock.Now, sender: box, otpPrefix: env.otpPrefix})
 	if err != nil {
 		cancel()
-		t.Fatalf("build: %v", err)
+		ln.Close()
+		return nil, nil, fmt.Errorf("build: %w", err)
 	}
 	if err := a.prepare(ctx); err != nil {
 		cancel()
+		ln.Close()
 		a.Close()
-		t.Fatalf("prepare: %v", err)
+		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.serve(ctx, ln) }()
-	t.Cleanup(func() {
+	stop = func() error {
+		// Idle keep-alive connections would hold the graceful shutdown.
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+		err := <-done
 		a.Close()
-	})
-	return &system{app: a, url: issuer, clock: clock, sms: box}
+		return err
+	}
+	return &system{app: a, url: issuer, clock: clock, sms: box}, stop, nil
+}
+
+// The shared systems serve every test that needs no configuration of its
+// own and does not move the clock: one node per backend for the whole
+// package, so PostgreSQL migrations (serialised server-wide by an advisory
+// lock) run once rather than once per test. Tests on them use fresh
+// clients and accounts, so they cannot see each other.
+var shared struct {
+	mu      sync.Mutex
+	systems map[backend]*system
+	errs    map[backend]error
+	stops   []func()
+}
+
+// sharedSystem returns the package's system for be, started on first use.
+func sharedSystem(t testing.TB, be backend) *system {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.systems == nil {
+		shared.systems, shared.errs = map[backend]*system{}, map[backend]error{}
+	}
+	if sys, ok := shared.systems[be]; ok {
+		return sys
+	}
+	if err, ok := shared.errs[be]; ok {
+		t.Fatalf("shared %s system: %v", be, err)
+	}
+	sys, err := startShared(be)
+	if err != nil {
+		shared.errs[be] = err
+		t.Fatalf("shared %s system: %v", be, err)
+	}
+	shared.systems[be] = sys
+	return sys
+}
+
+func startShared(be backend) (*system, error) {
+	dir, err := os.MkdirTemp("", "xszz-test-")
+	if err != nil {
+		return nil, err
+	}
+	shared.stops = append(shared.stops, func() { os.RemoveAll(dir) })
+	env := baseEnv(dir)
+	switch be {
+	case sqliteBackend:
+		env.dbURL = "sqlite://" + filepath.Join(dir, "xszz.db")
+	case postgresBackend:
+		u, drop, err := freshSchema(context.Background(), os.Getenv(sqldbtest.EnvPostgres))
+		if err != nil {
+			return nil, err
+		}
+		shared.stops = append(shared.stops, drop)
+		env.dbURL, env.redisURL = u, os.Getenv(envRedis)
+	}
+	sys, stop, err := launch(env)
+	if err != nil {
+		return nil, err
+	}
+	shared.stops = append(shared.stops, func() { _ = stop() })
+	return sys, nil
+}
+
+// TestMain stops the shared systems when every test is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	shared.mu.Lock()
+	for i := len(shared.stops) - 1; i >= 0; i-- {
+		shared.stops[i]()
+	}
+	shared.mu.Unlock()
+	os.Exit(code)
 }
 
 func randomBytes(n int) []byte {

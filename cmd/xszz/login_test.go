@@ -14,7 +14,7 @@ import (
 
 func TestLoginAPI(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 
 		t.Run("the SMS answer does not tell registered, unregistered and disabled numbers apart", func(t *testing.T) {
 			t.Parallel()
@@ -252,7 +252,7 @@ func TestSMSRateLimitAnswer(t *testing.T) {
 // page's say-so (SECURITY.md 37, 39).
 func TestLogoutRules(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		c := sys.newRP(t)
 		other := sys.newRP(t)
 

