@@ -767,3 +767,7 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+func jsonBody(v any) io.Reader { return strings.NewReader(mustJSON(v)) }
+
+func oauthVerifier(a authRequest) oauth2.AuthCodeOption { return oauth2.VerifierOption(a.verifier) }
