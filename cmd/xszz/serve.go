@@ -98,5 +98,8 @@ func (a *App) purgeLoop(ctx context.Context) {
 		if err := a.Sessions.Purge(ctx); err != nil {
 			a.Log.Warn("purge sessions failed", "err", err)
 		}
+		if err := a.TOTP.Purge(ctx); err != nil {
+			a.Log.Warn("purge totp attempts failed", "err", err)
+		}
 	}
 }
