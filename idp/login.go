@@ -52,7 +52,10 @@ func (s *Server) loginSendForm(c echo.Context) error {
 	}
 	notice := "验证码已发送，" + strconv.Itoa(int(otp.DefaultConfig().CodeTTL/time.Minute)) + " 分钟内有效。"
 	_ = retry
-	return s.render(c, http.StatusOK, "login.html", s.loginData(c, flowToken, phone.Mask(e164), true, "", notice))
+	// The number goes back into the forms as typed: the code form posts it
+	// again. Only the notice shows it masked.
+	notice = "验证码已发送至 " + phone.Mask(e164) + "，" + notice[len("验证码已发送，"):]
+	return s.render(c, http.StatusOK, "login.html", s.loginData(c, flowToken, raw, true, "", notice))
 }
 
 func (s *Server) loginVerifyForm(c echo.Context) error {
