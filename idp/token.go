@@ -121,6 +121,8 @@ func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err erro
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		s.Log.ErrorContext(ctx, "token request failed", "err", err, "debug", rfc.DebugField)
+	} else {
+		s.Log.DebugContext(ctx, "token request refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField)
 	}
 	s.Provider.WriteAccessError(ctx, c.Response(), ar, err)
 	return nil
