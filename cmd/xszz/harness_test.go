@@ -62,9 +62,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, be backend)) {
 	}
 }
 
-// testClock is the wall clock shifted by an offset that tests advance.
-// Fosite reads the wall clock in places, so the system's clock must stay
-// close to it: tests advance it by seconds to minutes, never backwards.
+// testClock is the wall clock shifted by an offset that tests advance,
+// never backwards. Fosite reads the wall clock in places: a sign-in made
+// while the clock is more than 5 s ahead gets an auth_time fosite calls
+// "in the future" (server_error), so move the clock after the last
+// sign-in of a system, or by less than 5 s before one.
 type testClock struct{ offset atomic.Int64 }
 
 func (c *testClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }

@@ -258,18 +258,19 @@ func (t *TokenStrategy) GenerateRefreshToken(ctx context.Context, r fosite.Reque
 	return t.HMAC.GenerateRefreshToken(ctx, r)
 }
 
-// ValidateRefreshToken checks the HMAC and the expiry, on the wall clock
-// (as fosite does) and on the injected one.
 func (t *TokenStrategy) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
-	if err := t.HMAC.ValidateRefreshToken(ctx, r, token); err != nil {
-		return err
-	}
-	return t.checkExpiry(r, fosite.RefreshToken)
+	return t.HMAC.ValidateRefreshToken(ctx, r, token)
 }
 func (t *TokenStrategy) AuthorizeCodeSignature(ctx context.Context, token string) string {
 	return t.HMAC.AuthorizeCodeSignature(ctx, token)
 }
+
+// GenerateAuthorizeCode issues a code and notes how far the injected clock
+// is from the wall clock fosite stamps the code's expiry with.
 func (t *TokenStrategy) GenerateAuthorizeCode(ctx context.Context, r fosite.Requester) (string, string, error) {
+	if sess, ok := r.GetSession().(*Session); ok && t.Now != nil {
+		sess.ClockSkew = t.Now().Sub(time.Now())
+	}
 	return t.HMAC.GenerateAuthorizeCode(ctx, r)
 }
 
@@ -279,17 +280,14 @@ func (t *TokenStrategy) ValidateAuthorizeCode(ctx context.Context, r fosite.Requ
 	if err := t.HMAC.ValidateAuthorizeCode(ctx, r, token); err != nil {
 		return err
 	}
-	return t.checkExpiry(r, fosite.AuthorizeCode)
-}
-
-// checkExpiry makes the clock the rest of xszz runs on (Now) govern code
-// and refresh-token expiry too; fosite itself reads time.Now.
-func (t *TokenStrategy) checkExpiry(r fosite.Requester, tt fosite.TokenType) error {
-	if t.Now == nil || r.GetSession() == nil {
+	sess, ok := r.GetSession().(*Session)
+	if !ok || t.Now == nil {
 		return nil
 	}
-	if exp := r.GetSession().GetExpiresAt(tt); !exp.IsZero() && t.Now().After(exp) {
-		return fosite.ErrTokenExpired.WithHintf("The %s expired at %s.", tt, exp.UTC().Format(time.RFC3339))
+	// Fosite stamps the expiry from time.Now; shifted by the skew noted at
+	// issue, it is the expiry on the clock the rest of xszz runs on.
+	if exp := sess.GetExpiresAt(fosite.AuthorizeCode); !exp.IsZero() && t.Now().After(exp.Add(sess.ClockSkew)) {
+		return fosite.ErrTokenExpired.WithHint("The authorization code has expired.")
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ type Session struct {
 	Access map[string]any `json:"access,omitempty"`
 	// AuthTime of the sign-in behind this grant; zero for client_credentials.
 	AuthTime time.Time `json:"auth_time,omitzero"`
+	// ClockSkew is the injected clock minus the wall clock when the code
+	// was issued: fosite stamps expiries from the wall clock (zero in
+	// production, where the two are one).
+	ClockSkew time.Duration `json:"clock_skew,omitempty"`
 }
 
 var (
