@@ -122,7 +122,7 @@ func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err erro
 	if rfc.CodeField >= 500 {
 		s.Log.ErrorContext(ctx, "token request failed", "err", err, "debug", rfc.DebugField)
 	} else {
-		s.Log.DebugContext(ctx, "token request refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField)
+		s.Log.DebugContext(ctx, "token request refused", "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField, "cause", causeOf(rfc))
 	}
 	s.Provider.WriteAccessError(ctx, c.Response(), ar, err)
 	return nil
@@ -216,4 +216,17 @@ func bearerError(c echo.Context, status int, code, desc string) error {
 	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="xszz", error="`+code+`", error_description="`+desc+`"`)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(status, map[string]string{"error": code, "error_description": desc})
+}
+
+// causeOf describes the error a fosite error wraps, for debug logs.
+func causeOf(rfc *fosite.RFC6749Error) string {
+	inner := errors.Unwrap(rfc)
+	var in *fosite.RFC6749Error
+	if errors.As(inner, &in) {
+		return in.ErrorField + ": " + in.HintField
+	}
+	if inner != nil {
+		return inner.Error()
+	}
+	return ""
 }
