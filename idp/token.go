@@ -118,6 +118,11 @@ func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err erro
 	if errors.Is(err, oauthstore.ErrCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
+	// A replayed private_key_jwt assertion is a failed client
+	// authentication (RFC 7523 §3); fosite's jti_known is no OAuth error.
+	if errors.Is(err, fosite.ErrJTIKnown) {
+		err = fosite.ErrInvalidClient.WithHint("The client assertion was already used.")
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		s.Log.ErrorContext(ctx, "token request failed", "err", err, "debug", rfc.DebugField)

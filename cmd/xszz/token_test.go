@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -184,6 +186,35 @@ func TestTokenEndpoint(t *testing.T) {
 			t.Parallel()
 			r := sys.postAs(t, c.id, "", "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_secret": {c.secret}})
 			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+		})
+
+		t.Run("private_key_jwt: an assertion works once, its replay is refused", func(t *testing.T) {
+			t.Parallel()
+			key, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+			id, _ := sys.newClient(t, func(s *client.Spec) { s.JWKS = pub; s.AuthMethod = client.AuthPrivateKeyJWT })
+			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().Unix()
+			claims := mustJSON(map[string]any{"iss": id, "sub": id, "aud": sys.url + "/oauth2/token", "jti": randomString(), "iat": now, "exp": now + 60})
+			jws, err := signer.Sign([]byte(claims))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertion, _ := jws.CompactSerialize()
+			form := func() url.Values {
+				return url.Values{"grant_type": {"client_credentials"}, "client_id": {id},
+					"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
+			}
+			if r := sys.postAs(t, "", "", "/oauth2/token", form()); r.Status != http.StatusOK {
+				t.Fatalf("private_key_jwt: %s", r)
+			}
+			wantOAuthError(t, sys.postAs(t, "", "", "/oauth2/token", form()), http.StatusUnauthorized, "invalid_client")
 		})
 
 		t.Run("a grant the client is not registered for", func(t *testing.T) {

@@ -5,8 +5,10 @@ package client
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -80,8 +82,26 @@ func (c *Client) GetJSONWebKeys() *josev3.JSONWebKeySet    { return c.jwks }
 func (c *Client) GetJSONWebKeysURI() string                { return "" }
 func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
 func (c *Client) GetTokenEndpointAuthMethod() string       { return c.TokenEndpointAuthMethod }
+
+// GetTokenEndpointAuthSigningAlgorithm names the alg a private_key_jwt
+// assertion must use. Fosite compares it with the assertion's alg exactly
+// (an empty value refuses every assertion), so it follows the client's
+// registered key: its "alg" member, or its key type.
 func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
-	return "" // any of RS256/ES256; fosite checks the key type
+	if c.jwks != nil {
+		for _, k := range c.jwks.Keys {
+			if k.Algorithm != "" {
+				return k.Algorithm
+			}
+			switch k.Key.(type) {
+			case *ecdsa.PublicKey:
+				return "ES256"
+			case *rsa.PublicKey:
+				return "RS256"
+			}
+		}
+	}
+	return "RS256"
 }
 
 // Only the query response mode: no fragment (no implicit flows), no
