@@ -26,7 +26,7 @@ func (s *Server) authorize(c echo.Context) error {
 	if err := r.ParseForm(); err != nil {
 		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求格式错误", cause: err}
 	}
-	return s.startAuthorize(c, r.Form, s.Now().UTC().Truncate(time.Second))
+	return s.startAuthorize(c, r.Form, flow{RequestedAt: s.Now().Unix()}, false)
 }
 
 // resume continues a request parked by the login or consent page.
@@ -39,7 +39,7 @@ func (s *Server) resume(c echo.Context) error {
 	if err != nil {
 		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求格式错误", cause: err}
 	}
-	return s.startAuthorize(c, form, time.Unix(f.RequestedAt, 0).UTC())
+	return s.startAuthorize(c, form, f, true)
 }
 
 // preCheck enforces what fosite is lenient about, before anything can be
@@ -67,8 +67,11 @@ func (s *Server) preCheck(ctx context.Context, form url.Values) (*client.Client,
 	return cl, nil
 }
 
-func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt time.Time) error {
+// startAuthorize runs an authorization request; parked carries when it
+// first arrived and, for a resumed request, which session it found then.
+func (s *Server) startAuthorize(c echo.Context, form url.Values, parked flow, resumed bool) error {
 	ctx := c.Request().Context()
+	requestedAt := time.Unix(parked.RequestedAt, 0).UTC()
 	cl, err := s.preCheck(ctx, form)
 	if err != nil {
 		return err
@@ -107,14 +110,18 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt tim
 	}
 	prompt := strings.Fields(form.Get("prompt"))
 	sso, id := s.currentSession(c)
-	if sso != nil && (!s.sessionSatisfies(sso, form, prompt, requestedAt) || !s.factorsSatisfy(ctx, sso, id, form)) {
+	stale := parked.Stale
+	if sso != nil && (!s.sessionSatisfies(sso, form, prompt, parked, resumed) || !s.factorsSatisfy(ctx, sso, id, form)) {
+		if !resumed {
+			stale = sso.ID
+		}
 		sso = nil
 	}
 	if sso == nil {
 		if slices.Contains(prompt, "none") {
 			return s.authorizeError(c, ar, fosite.ErrLoginRequired)
 		}
-		token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix()})
+		token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix(), Stale: stale})
 		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(token))
 	}
 
@@ -128,7 +135,7 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, requestedAt tim
 			if slices.Contains(prompt, "none") {
 				return s.authorizeError(c, ar, fosite.ErrConsentRequired)
 			}
-			token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix()})
+			token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix(), Stale: stale})
 			return c.Redirect(http.StatusSeeOther, "/consent?flow="+url.QueryEscape(token))
 		}
 	}
@@ -201,12 +208,16 @@ func isS256Challenge(s string) bool {
 	return true
 }
 
-// sessionSatisfies applies prompt=login and max_age: a session older than
-// either asks for a fresh sign-in. A sign-in made after the request arrived
-// (the request was parked on the login page) counts as fresh.
-func (s *Server) sessionSatisfies(sso *session.Session, form url.Values, prompt []string, requestedAt time.Time) bool {
-	if slices.Contains(prompt, "login") && sso.AuthTime.Before(requestedAt) {
-		return false
+// sessionSatisfies applies prompt=login and max_age. prompt=login always
+// sends a fresh request to the login page; when it comes back, only a
+// session started since then counts (a different session, not the one the
+// request found, signed in no earlier than the request: sign-in times have
+// one-second resolution, so the time alone cannot tell).
+func (s *Server) sessionSatisfies(sso *session.Session, form url.Values, prompt []string, parked flow, resumed bool) bool {
+	if slices.Contains(prompt, "login") {
+		if !resumed || sso.ID == parked.Stale || sso.AuthTime.Before(time.Unix(parked.RequestedAt, 0)) {
+			return false
+		}
 	}
 	if ma := form.Get("max_age"); ma != "" {
 		n, err := strconv.ParseInt(ma, 10, 64)

@@ -81,7 +81,7 @@ func (s *Server) consentSubmit(c echo.Context) error {
 	// prompt=consent has been answered; drop it so the resumed request
 	// does not ask again.
 	q.Del("prompt")
-	resumed := s.sealFlow(flow{Query: q.Encode(), RequestedAt: f.RequestedAt})
+	resumed := s.sealFlow(flow{Query: q.Encode(), RequestedAt: f.RequestedAt, Stale: f.Stale})
 	return c.Redirect(http.StatusSeeOther, "/oauth2/auth/resume?flow="+url.QueryEscape(resumed))
 }
 

@@ -16,6 +16,9 @@ import (
 type flow struct {
 	Query       string `json:"q"`  // the authorization request's parameters
 	RequestedAt int64  `json:"at"` // when the request first arrived
+	// Stale is the SSO session the request found and refused (prompt=login,
+	// max_age): it cannot satisfy the request when it comes back.
+	Stale string `json:"stale,omitempty"`
 }
 
 // flowTTL bounds how long a person may take on the login page.
