@@ -67,11 +67,11 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.issuer, "issuer", env("XSZZ_ISSUER", "http://localhost:8080"), "IdP issuer URL")
+	flag.StringVar(&c.issuer, "issuer", env("XSZZ_ISSUER", "http://127.0.0.1:8080"), "IdP issuer URL")
 	flag.StringVar(&c.clientID, "client-id", env("XSZZ_CLIENT_ID", "portal"), "client ID")
 	flag.StringVar(&c.secret, "client-secret", env("XSZZ_CLIENT_SECRET", ""), "client secret")
-	flag.StringVar(&c.redirect, "redirect-url", env("XSZZ_REDIRECT_URL", "http://localhost:8090/callback"), "redirect URI")
-	flag.StringVar(&c.listen, "listen", env("XSZZ_LISTEN", "localhost:8090"), "listen address")
+	flag.StringVar(&c.redirect, "redirect-url", env("XSZZ_REDIRECT_URL", "http://127.0.0.1:8090/callback"), "redirect URI")
+	flag.StringVar(&c.listen, "listen", env("XSZZ_LISTEN", "127.0.0.1:8090"), "listen address")
 	cookieKey := flag.String("cookie-key", env("XSZZ_COOKIE_KEY", ""), "64 hex digits; random if empty")
 	flag.Parse()
 
