@@ -137,20 +137,10 @@ func (s *Store) Get(ctx context.Context, id string) (*Session, error) {
 
 // ListByAccount returns the live sessions of an account, newest first.
 func (s *Store) ListByAccount(ctx context.Context, accountID string) ([]*Session, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM sessions WHERE account_id = $1 AND expires_at > $2 ORDER BY created_at DESC`, accountID, s.now().Unix())
+	ids, err := s.ids(ctx, `SELECT id FROM sessions WHERE account_id = $1 AND expires_at > $2 ORDER BY created_at DESC`, accountID, s.now().Unix())
 	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
+		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	var out []*Session
 	for _, id := range ids {
 		sess, err := s.Get(ctx, id)
@@ -165,6 +155,24 @@ func (s *Store) ListByAccount(ctx context.Context, accountID string) ([]*Session
 	return out, nil
 }
 
+// ids runs a query that selects session ids.
+func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // Delete ends one session.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, id); err != nil {
@@ -175,20 +183,10 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 // DeleteByAccount ends every session of an account and returns their ids.
 func (s *Store) DeleteByAccount(ctx context.Context, accountID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM sessions WHERE account_id = $1`, accountID)
+	ids, err := s.ids(ctx, `SELECT id FROM sessions WHERE account_id = $1`, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
+		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
 		return nil, fmt.Errorf("delete sessions: %w", err)
 	}
