@@ -33,6 +33,7 @@ import (
 	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/idp/sms/smsmetrics"
 	"github.com/xszz/xszz/idp/sqldb"
 	"github.com/xszz/xszz/idp/totp"
 )
@@ -62,6 +63,9 @@ type App struct {
 	Console  *console.Console
 	IdP      *idp.Server
 	Registry *prometheus.Registry
+	// SMS is the configured gateway (with failover and metrics); codes
+	// reach it through the OTP service's limits.
+	SMS sms.Sender
 }
 
 // derive gives each use of the IdP secret its own key.
@@ -178,15 +182,16 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		OAuth: a.OAuth, Notifier: a.Notifier, Audit: a.Audit, Now: now,
 	}
 
-	sender := o.sender
-	if sender == nil {
-		switch cfg.SMS.Provider {
-		case "file":
-			sender = sms.NewFileSender(cfg.SMS.Outbox)
-		case "log":
-			sender = sms.NewLogSender(log)
-		}
+	smsm, err := smsmetrics.New(a.Registry)
+	if err != nil {
+		return nil, err
 	}
+	if o.sender != nil {
+		a.SMS = smsm.Wrap("custom", o.sender)
+	} else {
+		a.SMS = cfg.smsSender(log, smsm)
+	}
+	sender := a.SMS
 	var codes otp.Store = otp.NewMemoryStore(now)
 	if a.Redis != nil {
 		prefix := "xszz:otp:"

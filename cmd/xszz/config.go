@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,30 @@ type Config struct {
 	} `mapstructure:"keys"`
 	SMS struct {
 		Provider       string        `mapstructure:"provider"`
+		Secondary      string        `mapstructure:"secondary"`
+		PrimaryTimeout time.Duration `mapstructure:"primary_timeout"`
 		Outbox         string        `mapstructure:"outbox"`
+		Aliyun         struct {
+			Endpoint        string            `mapstructure:"endpoint"`
+			AccessKeyID     string            `mapstructure:"access_key_id"`
+			AccessKeySecret string            `mapstructure:"access_key_secret"`
+			SignName        string            `mapstructure:"sign_name"`
+			Templates       map[string]string `mapstructure:"templates"`
+		} `mapstructure:"aliyun"`
+		Tencent struct {
+			Endpoint  string            `mapstructure:"endpoint"`
+			SecretID  string            `mapstructure:"secret_id"`
+			SecretKey string            `mapstructure:"secret_key"`
+			Region    string            `mapstructure:"region"`
+			SdkAppID  string            `mapstructure:"sdk_app_id"`
+			SignName  string            `mapstructure:"sign_name"`
+			Templates map[string]string `mapstructure:"templates"`
+		} `mapstructure:"tencent"`
+		Webhook struct {
+			URL       string            `mapstructure:"url"`
+			Secret    string            `mapstructure:"secret"`
+			Templates map[string]string `mapstructure:"templates"`
+		} `mapstructure:"webhook"`
 		CodeTTL        time.Duration `mapstructure:"code_ttl"`
 		MaxAttempts    int           `mapstructure:"max_attempts"`
 		ResendInterval time.Duration `mapstructure:"resend_interval"`
@@ -66,36 +90,66 @@ type Config struct {
 // defaults are the embedded development set-up: SQLite under ./data,
 // in-process cache, codes to ./data/sms-outbox.jsonl and the log.
 var defaults = map[string]any{
-	"database.url":          "sqlite://data/xszz.db",
-	"database.migrate":      true,
-	"redis.url":             "",
-	"idp.listen":            "127.0.0.1:8080",
-	"idp.issuer":            "http://127.0.0.1:8080",
-	"idp.secret":            "",
-	"idp.access_token_ttl":  "10m",
-	"idp.id_token_ttl":      "10m",
-	"idp.refresh_token_ttl": "720h",
-	"idp.code_ttl":          "60s",
-	"idp.access_token_alg":  "ES256",
-	"idp.session_idle":      "30m",
-	"idp.session_absolute":  "12h",
-	"idp.totp_required_for": "admin",
-	"keys.encryption_key":   "",
-	"keys.rotate_every":     "0s",
-	"sms.provider":          "file",
-	"sms.outbox":            "data/sms-outbox.jsonl",
-	"sms.code_ttl":          "5m",
-	"sms.max_attempts":      5,
-	"sms.resend_interval":   "60s",
-	"sms.per_hour":          5,
-	"sms.per_day":           10,
-	"sms.per_ip_per_hour":   30,
-	"sms.per_net_per_hour":  100,
-	"sms.global_per_minute": 1000,
-	"audit.retention":       "4320h",
-	"audit.archive_dir":     "data/audit-archive",
-	"log.level":             "info",
-	"log.format":            "auto",
+	"database.url":                 "sqlite://data/xszz.db",
+	"database.migrate":             true,
+	"redis.url":                    "",
+	"idp.listen":                   "127.0.0.1:8080",
+	"idp.issuer":                   "http://127.0.0.1:8080",
+	"idp.secret":                   "",
+	"idp.access_token_ttl":         "10m",
+	"idp.id_token_ttl":             "10m",
+	"idp.refresh_token_ttl":        "720h",
+	"idp.code_ttl":                 "60s",
+	"idp.access_token_alg":         "ES256",
+	"idp.session_idle":             "30m",
+	"idp.session_absolute":         "12h",
+	"idp.totp_required_for":        "admin",
+	"keys.encryption_key":          "",
+	"keys.rotate_every":            "0s",
+	"sms.provider":                 "file",
+	"sms.secondary":                "",
+	"sms.primary_timeout":          "3s",
+	"sms.outbox":                   "data/sms-outbox.jsonl",
+	"sms.aliyun.endpoint":          "https://dysmsapi.aliyuncs.com",
+	"sms.aliyun.access_key_id":     "",
+	"sms.aliyun.access_key_secret": "",
+	"sms.aliyun.sign_name":         "",
+	"sms.tencent.endpoint":         "https://sms.tencentcloudapi.com",
+	"sms.tencent.secret_id":        "",
+	"sms.tencent.secret_key":       "",
+	"sms.tencent.region":           "ap-guangzhou",
+	"sms.tencent.sdk_app_id":       "",
+	"sms.tencent.sign_name":        "",
+	"sms.webhook.url":              "",
+	"sms.webhook.secret":           "",
+	"sms.code_ttl":                 "5m",
+	"sms.max_attempts":             5,
+	"sms.resend_interval":          "60s",
+	"sms.per_hour":                 5,
+	"sms.per_day":                  10,
+	"sms.per_ip_per_hour":          30,
+	"sms.per_net_per_hour":         100,
+	"sms.global_per_minute":        1000,
+	"audit.retention":              "4320h",
+	"audit.archive_dir":            "data/audit-archive",
+	"log.level":                    "info",
+	"log.format":                   "auto",
+}
+
+// smsPurposes are the messages a gateway needs a template for: the codes
+// (required) and the notices (optional: without a template the notice is
+// not sent, and the log says so).
+var (
+	smsCodePurposes   = []string{"login", "register", "change_phone"}
+	smsNoticePurposes = []string{"approved", "rejected", "phone_changed"}
+)
+
+func init() {
+	for _, gw := range []string{"aliyun", "tencent", "webhook"} {
+		for _, p := range append(slices.Clone(smsCodePurposes), smsNoticePurposes...) {
+			defaults["sms."+gw+".templates."+p] = ""
+		}
+	}
 }
 
 // loadConfig reads the file (if any), then XSZZ_<SECTION>_<KEY> variables.
@@ -167,10 +221,8 @@ func (c *Config) validate() error {
 	default:
 		return errors.New("config idp.totp_required_for: must be admin, all or none")
 	}
-	switch c.SMS.Provider {
-	case "file", "log":
-	default:
-		return fmt.Errorf("config sms.provider: %q is not available (file, log)", c.SMS.Provider)
+	if err := c.validateSMS(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

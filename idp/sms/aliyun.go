@@ -24,10 +24,10 @@ type AliyunConfig struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SignName        string // approved signature, e.g. 学生资助
-	TemplateCode    string // approved template, e.g. SMS_15305xxxx
-	// TemplateParam is the template variable that receives the code;
-	// defaults to "code".
-	TemplateParam string
+	// Templates maps each purpose to an approved template code, e.g.
+	// SMS_15305xxxx. Templates receive their variables by name: the code
+	// as ${code}, and Message.Params under their own names.
+	Templates Templates
 	// HTTPClient defaults to a client with a 5 s timeout.
 	HTTPClient *http.Client
 	// Now and Nonce are for tests; they default to time.Now and a random
@@ -45,9 +45,6 @@ type Aliyun struct {
 func NewAliyun(cfg AliyunConfig) *Aliyun {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = "https://dysmsapi.aliyuncs.com"
-	}
-	if cfg.TemplateParam == "" {
-		cfg.TemplateParam = "code"
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
@@ -69,7 +66,7 @@ var aliyunFlowControl = map[string]bool{
 
 // Send implements Sender.
 func (a *Aliyun) Send(ctx context.Context, m Message) error {
-	param, err := json.Marshal(map[string]string{a.cfg.TemplateParam: m.Code})
+	tmpl, err := a.cfg.Templates.For(m.Purpose)
 	if err != nil {
 		return fmt.Errorf("aliyun sms: %w", err)
 	}
@@ -78,10 +75,17 @@ func (a *Aliyun) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("aliyun sms: endpoint: %w", err)
 	}
 	query := map[string]string{
-		"PhoneNumbers":  m.Phone,
-		"SignName":      a.cfg.SignName,
-		"TemplateCode":  a.cfg.TemplateCode,
-		"TemplateParam": string(param),
+		"PhoneNumbers": m.Phone,
+		"SignName":     a.cfg.SignName,
+		"TemplateCode": tmpl,
+	}
+	// A template without variables is sent without TemplateParam.
+	if p := m.TemplateParams(); len(p) > 0 {
+		param, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("aliyun sms: %w", err)
+		}
+		query["TemplateParam"] = string(param)
 	}
 	cq := acs3Query(query)
 	u.Path = "/"

@@ -151,7 +151,7 @@ func TestAliyunSend(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := fakeAliyun(t, tt.status, tt.body)
-			s := NewAliyun(AliyunConfig{Endpoint: srv.URL, AccessKeyID: "AKID", AccessKeySecret: "secret", SignName: "学生资助", TemplateCode: "SMS_1234",
+			s := NewAliyun(AliyunConfig{Endpoint: srv.URL, AccessKeyID: "AKID", AccessKeySecret: "secret", SignName: "学生资助", Templates: Templates{"login": "SMS_1234"},
 				Now: fixedNow, Nonce: func() string { return "nonce-1" }})
 			checkProviderErr(t, s.Send(context.Background(), msg), tt.wantCode, tt.rateLimited)
 		})
@@ -239,7 +239,7 @@ func TestTencentSend(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := fakeTencent(t, tt.body)
-			s := NewTencent(TencentConfig{Endpoint: srv.URL, SecretID: "AKID", SecretKey: "secret", SdkAppID: "1400006666", SignName: "学生资助", TemplateID: "449739", Now: fixedNow})
+			s := NewTencent(TencentConfig{Endpoint: srv.URL, SecretID: "AKID", SecretKey: "secret", SdkAppID: "1400006666", SignName: "学生资助", Templates: Templates{"login": "449739"}, Now: fixedNow})
 			checkProviderErr(t, s.Send(context.Background(), msg), tt.wantCode, tt.rateLimited)
 		})
 	}
@@ -248,10 +248,10 @@ func TestTencentSend(t *testing.T) {
 func TestGatewayUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	if err := NewTencent(TencentConfig{Endpoint: srv.URL}).Send(context.Background(), msg); err == nil {
+	if err := NewTencent(TencentConfig{Endpoint: srv.URL, Templates: Templates{"login": "1"}}).Send(context.Background(), msg); err == nil {
 		t.Fatal("want an error")
 	}
-	if err := NewAliyun(AliyunConfig{Endpoint: srv.URL}).Send(context.Background(), msg); err == nil {
+	if err := NewAliyun(AliyunConfig{Endpoint: srv.URL, Templates: Templates{"login": "SMS_1"}}).Send(context.Background(), msg); err == nil {
 		t.Fatal("want an error")
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,13 +20,16 @@ import (
 // SendSms, version 2021-01-11, signed with TC3-HMAC-SHA256).
 type TencentConfig struct {
 	// Endpoint defaults to https://sms.tencentcloudapi.com.
-	Endpoint   string
-	SecretID   string
-	SecretKey  string
-	Region     string // defaults to ap-guangzhou
-	SdkAppID   string // e.g. 1400006666
-	SignName   string
-	TemplateID string
+	Endpoint  string
+	SecretID  string
+	SecretKey string
+	Region    string // defaults to ap-guangzhou
+	SdkAppID  string // e.g. 1400006666
+	SignName  string
+	// Templates maps each purpose to an approved template id, e.g.
+	// 449739. Tencent templates number their variables {1}, {2}…: the code
+	// is {1}, and Message.Params follow in the order of their names.
+	Templates Templates
 	// HTTPClient defaults to a client with a 5 s timeout.
 	HTTPClient *http.Client
 	// Now is for tests; defaults to time.Now.
@@ -67,13 +72,24 @@ var tencentFlowControl = map[string]bool{
 
 // Send implements Sender.
 func (t *Tencent) Send(ctx context.Context, m Message) error {
+	tmpl, err := t.cfg.Templates.For(m.Purpose)
+	if err != nil {
+		return fmt.Errorf("tencent sms: %w", err)
+	}
+	params := []string{}
+	if m.Code != "" {
+		params = append(params, m.Code)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Params)) {
+		params = append(params, m.Params[k])
+	}
 	payload, err := json.Marshal(struct {
 		PhoneNumberSet   []string
 		SmsSdkAppId      string
 		SignName         string
 		TemplateId       string
 		TemplateParamSet []string
-	}{[]string{m.Phone}, t.cfg.SdkAppID, t.cfg.SignName, t.cfg.TemplateID, []string{m.Code}})
+	}{[]string{m.Phone}, t.cfg.SdkAppID, t.cfg.SignName, tmpl, params})
 	if err != nil {
 		return fmt.Errorf("tencent sms: %w", err)
 	}
