@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sms"
 	"github.com/xszz/xszz/idp/totp"
 )
 
@@ -478,6 +480,20 @@ func (s *Server) accountPhoneChange(c echo.Context) error {
 		return internal(err)
 	}
 	s.audit(ctx, s.centreEvent(c, ac, "account.phone_changed", map[string]string{"old": audit.MaskPhone(old), "new": audit.MaskPhone(e164)}))
+	s.notifyOldPhone(ctx, old)
 	s.clearSessionCookie(c)
 	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// notifyOldPhone tells the previous number that the account left it
+// (SECURITY.md #49): if someone else made the change, the holder hears of
+// it. The template carries no variables, so the new number is not sent to
+// the old one. A gateway failure does not undo the change; it is logged.
+func (s *Server) notifyOldPhone(ctx context.Context, old string) {
+	if s.SMS == nil {
+		return
+	}
+	if err := s.SMS.Send(ctx, sms.Message{Phone: old, Purpose: sms.NoticePhoneChanged, SentAt: s.Now()}); err != nil {
+		s.Log.WarnContext(ctx, "account centre: phone change notice not sent", slog.String("phone", phone.Mask(old)), slog.Any("err", err))
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sms"
 	"github.com/xszz/xszz/idp/totp"
 )
 
@@ -91,8 +92,11 @@ type Deps struct {
 	// Console mounts the admin console and admin API (idp/console); may
 	// be nil.
 	Console Mounter
-	Log     *slog.Logger
-	Now     func() time.Time
+	// SMS sends notices to account holders (to the old number after a
+	// phone change); may be nil (no notices). Codes go through OTP.
+	SMS sms.Sender
+	Log *slog.Logger
+	Now func() time.Time
 	// Ready lists the readiness checks of /readyz (database, Redis).
 	Ready map[string]func(context.Context) error
 	// Registry receives the metrics; nil uses a private registry.

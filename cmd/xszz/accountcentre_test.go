@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/sms"
 )
 
 func auditQuery(subject, typ string) audit.Query { return audit.Query{SubjectID: subject, Type: typ} }
@@ -198,6 +200,13 @@ func TestAccountCentre(t *testing.T) {
 			}
 			if b.signedIn() {
 				t.Fatal("still signed in after the phone change")
+			}
+			// The old number hears of it, once; the new one gets no notice.
+			if got := sys.sms.noticesTo(p.E164); !slices.Equal(got, []string{sms.NoticePhoneChanged}) {
+				t.Fatalf("notices to the old number: %v, want exactly one phone_changed", got)
+			}
+			if got := sys.sms.noticesTo("+86" + newNumber); len(got) != 0 {
+				t.Fatalf("notices to the new number: %v", got)
 			}
 			entries, _ := sys.app.Audit.Search(ctx, auditQuery(p.ID, "account.phone_changed"))
 			if len(entries) != 1 || strings.Contains(entries[0].Detail["new"], newNumber) {

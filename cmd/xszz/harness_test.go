@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,20 +74,33 @@ func (c *testClock) Now() time.Time { return time.Now().Add(time.Duration(c.offs
 
 func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// outbox captures the SMS codes the system sends, per phone.
+// outbox captures the SMS codes the system sends, per phone, and apart
+// from them the notices (messages without a code) by purpose.
 type outbox struct {
-	mu    sync.Mutex
-	codes map[string][]string
+	mu      sync.Mutex
+	codes   map[string][]string
+	notices map[string][]string
 }
 
 func (o *outbox) Send(_ context.Context, m sms.Message) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.codes == nil {
-		o.codes = map[string][]string{}
+		o.codes, o.notices = map[string][]string{}, map[string][]string{}
+	}
+	if m.Code == "" {
+		o.notices[m.Phone] = append(o.notices[m.Phone], m.Purpose)
+		return nil
 	}
 	o.codes[m.Phone] = append(o.codes[m.Phone], m.Code)
 	return nil
+}
+
+// noticesTo returns the purposes of the notices sent to an E.164 number.
+func (o *outbox) noticesTo(e164 string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.notices[e164])
 }
 
 // count returns how many codes went to an E.164 number.

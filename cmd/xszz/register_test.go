@@ -7,11 +7,13 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
+	"github.com/xszz/xszz/idp/sms"
 )
 
 // registerCode asks for a registration code for a number.
@@ -88,6 +90,9 @@ func TestRegistration(t *testing.T) {
 			if _, err := sys.app.Admin.Approve(ctx, admin.Actor{System: true}, acc.ID); err != nil {
 				t.Fatalf("approve: %v", err)
 			}
+			if got := sys.sms.noticesTo(acc.Phone); !slices.Equal(got, []string{sms.NoticeApproved}) {
+				t.Fatalf("notices after approval: %v, want exactly one approved", got)
+			}
 			if m := b.smsLogin(p, ""); m["redirect_to"] == "" || !b.signedIn() {
 				t.Fatalf("sign-in after approval: %v", m)
 			}
@@ -106,6 +111,9 @@ func TestRegistration(t *testing.T) {
 			acc3, _ := sys.app.Accounts.ByPhone(ctx, "+86"+ph3)
 			if acc3, err = sys.app.Admin.Reject(ctx, admin.Actor{System: true}, acc3.ID); err != nil || acc3.Status != account.StatusDisabled {
 				t.Fatalf("reject: %+v, %v", acc3, err)
+			}
+			if got := sys.sms.noticesTo(acc3.Phone); !slices.Equal(got, []string{sms.NoticeRejected}) {
+				t.Fatalf("notices after rejection: %v, want exactly one rejected", got)
 			}
 		})
 

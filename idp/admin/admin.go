@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sms"
 	"github.com/xszz/xszz/idp/sqldb"
 )
 
@@ -71,6 +73,11 @@ type Notifier interface {
 	Notify(ctx context.Context, clientIDs []string, sub, sid string)
 }
 
+// Texter sends SMS notices to account holders (sms.Sender fits).
+type Texter interface {
+	Send(ctx context.Context, m sms.Message) error
+}
+
 // Auditor records admin actions.
 type Auditor interface {
 	Record(ctx context.Context, e audit.Event) error
@@ -86,7 +93,11 @@ type Service struct {
 	OAuth    *oauthstore.Store
 	Notifier Notifier // may be nil
 	Audit    Auditor  // may be nil
-	Now      func() time.Time
+	// SMS tells applicants that their registration was approved or
+	// rejected; may be nil (no notices).
+	SMS Texter
+	Log *slog.Logger // nil: slog.Default()
+	Now func() time.Time
 }
 
 // scope returns the org id an actor manages, or refuses.
@@ -314,27 +325,51 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 	return acc, nil
 }
 
-// Approve activates a pending registration.
+// Approve activates a pending registration and tells the applicant by SMS.
 func (s *Service) Approve(ctx context.Context, a Actor, id string) (*account.Account, error) {
-	return s.update(ctx, a, id, "account.approved", nil, func(acc *account.Account) error {
-		if acc.Status != account.StatusPending {
-			return invalid("该账号不在待审核状态")
-		}
-		acc.Status = account.StatusActive
-		return nil
-	}, false)
+	return s.decide(ctx, a, id, "account.approved", account.StatusActive, sms.NoticeApproved)
 }
 
-// Reject refuses a pending registration; the account stays, disabled, so
-// the decision is on record.
+// Reject refuses a pending registration and tells the applicant by SMS;
+// the account stays, disabled, so the decision is on record.
 func (s *Service) Reject(ctx context.Context, a Actor, id string) (*account.Account, error) {
-	return s.update(ctx, a, id, "account.rejected", nil, func(acc *account.Account) error {
+	return s.decide(ctx, a, id, "account.rejected", account.StatusDisabled, sms.NoticeRejected)
+}
+
+func (s *Service) decide(ctx context.Context, a Actor, id, event, status, notice string) (*account.Account, error) {
+	acc, err := s.update(ctx, a, id, event, nil, func(acc *account.Account) error {
 		if acc.Status != account.StatusPending {
 			return invalid("该账号不在待审核状态")
 		}
-		acc.Status = account.StatusDisabled
+		acc.Status = status
 		return nil
 	}, false)
+	if err != nil {
+		return nil, err
+	}
+	s.notify(ctx, acc.Phone, notice)
+	return acc, nil
+}
+
+// notify sends a notice without variables: the template says everything,
+// so no name or unit travels through the gateway. The decision stands
+// whether or not the SMS goes out; a failure is logged, never shown as the
+// decision's failure.
+func (s *Service) notify(ctx context.Context, e164, notice string) {
+	if s.SMS == nil || e164 == "" {
+		return
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	if err := s.SMS.Send(ctx, sms.Message{Phone: e164, Purpose: notice, SentAt: now()}); err != nil {
+		log := s.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "admin: SMS notice not sent", slog.String("notice", notice), slog.String("phone", phone.Mask(e164)), slog.Any("err", err))
+	}
 }
 
 // Disable stops an account: it cannot sign in, and every session, refresh

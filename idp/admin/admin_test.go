@@ -13,6 +13,7 @@ import (
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/sms"
 	"github.com/xszz/xszz/idp/sqldb"
 	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
 )
@@ -201,5 +202,70 @@ func TestMove(t *testing.T) {
 		if got, _ := f.svc.Grants.Grants(ctx, acc.ID); len(got) != 0 {
 			t.Fatalf("school account kept cockpit grant: %v", got)
 		}
+	})
+}
+
+// texts records the SMS notices the service sends.
+type texts struct {
+	sent []sms.Message
+	err  error
+}
+
+func (x *texts) Send(_ context.Context, m sms.Message) error {
+	x.sent = append(x.sent, m)
+	return x.err
+}
+
+// The applicant learns the decision on the registration by one SMS to the
+// number that registered, carrying nothing but the decision's template.
+func TestDecisionsNotifyTheApplicant(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		box := &texts{}
+		f.svc.SMS = box
+		js := admin.Actor{Account: f.admins["320000"]}
+		pending := func(n int) *account.Account {
+			a, err := f.svc.Accounts.Create(ctx, account.Account{Phone: fmt.Sprintf("+86139%08d", n), Name: "申请人", OrgID: "320100", Role: account.RoleStaff, Status: account.StatusPending})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		for _, tt := range []struct {
+			name   string
+			decide func(context.Context, admin.Actor, string) (*account.Account, error)
+			notice string
+		}{
+			{"approval", f.svc.Approve, sms.NoticeApproved},
+			{"rejection", f.svc.Reject, sms.NoticeRejected},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				box.sent = nil
+				acc := pending(len(tt.name))
+				if _, err := tt.decide(ctx, js, acc.ID); err != nil {
+					t.Fatal(err)
+				}
+				if len(box.sent) != 1 {
+					t.Fatalf("sent %d notices, want exactly 1: %+v", len(box.sent), box.sent)
+				}
+				m := box.sent[0]
+				if m.Phone != acc.Phone || m.Purpose != tt.notice || m.Code != "" || len(m.Params) != 0 {
+					t.Fatalf("notice %+v, want %s to %s without code or variables", m, tt.notice, acc.Phone)
+				}
+				// Deciding again is refused, and says nothing more.
+				if _, err := tt.decide(ctx, js, acc.ID); !errors.Is(err, admin.ErrInvalid) || len(box.sent) != 1 {
+					t.Fatalf("second decision: %v, %d notices", err, len(box.sent))
+				}
+			})
+		}
+		t.Run("a gateway failure does not undo the approval", func(t *testing.T) {
+			box.sent, box.err = nil, errors.New("gateway down")
+			acc := pending(99)
+			got, err := f.svc.Approve(ctx, js, acc.ID)
+			if err != nil || got.Status != account.StatusActive || len(box.sent) != 1 {
+				t.Fatalf("approve with the gateway down: %v, %+v, %d sends", err, got, len(box.sent))
+			}
+		})
 	})
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // FileSender appends every message as one JSON line
-// {"phone","code","purpose","sent_at"} to a file. It is the development and
+// {"phone","code","purpose","params","sent_at"} to a file (code is empty
+// for notices, params present only when the message has some). It is the development and
 // end-to-end-test gateway: tests read the code back from the file.
 type FileSender struct {
 	path string
@@ -25,10 +26,11 @@ func NewFileSender(path string) *FileSender {
 }
 
 type fileLine struct {
-	Phone   string `json:"phone"`
-	Code    string `json:"code"`
-	Purpose string `json:"purpose"`
-	SentAt  string `json:"sent_at"`
+	Phone   string            `json:"phone"`
+	Code    string            `json:"code"`
+	Purpose string            `json:"purpose"`
+	Params  map[string]string `json:"params,omitempty"`
+	SentAt  string            `json:"sent_at"`
 }
 
 // Send appends one line. The line is written with a single write on an
@@ -42,6 +44,7 @@ func (f *FileSender) Send(ctx context.Context, m Message) error {
 		Phone:   m.Phone,
 		Code:    m.Code,
 		Purpose: m.Purpose,
+		Params:  m.Params,
 		SentAt:  m.SentAt.UTC().Format(time.RFC3339Nano),
 	})
 	if err != nil {

@@ -255,3 +255,42 @@ func TestGatewayUnreachable(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+// A notice goes out under its own template and without the code variable.
+func TestGatewaysSendNoticesUnderTheirTemplate(t *testing.T) {
+	notice := Message{Phone: "+8613800138000", Purpose: "approved", SentAt: time.Unix(1700000000, 0)}
+	var query url.Values
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query, _ = url.ParseQuery(r.URL.RawQuery)
+		body, _ = io.ReadAll(r.Body)
+		if r.Header.Get("X-TC-Action") != "" {
+			io.WriteString(w, `{"Response":{"SendStatusSet":[{"Code":"Ok","Message":"send success"}],"RequestId":"x"}}`)
+			return
+		}
+		io.WriteString(w, `{"Code":"OK","Message":"OK"}`)
+	}))
+	defer srv.Close()
+
+	a := NewAliyun(AliyunConfig{Endpoint: srv.URL, Templates: Templates{"login": "SMS_1", "approved": "SMS_9"}})
+	if err := a.Send(context.Background(), notice); err != nil {
+		t.Fatal(err)
+	}
+	if query.Get("TemplateCode") != "SMS_9" || query.Has("TemplateParam") {
+		t.Fatalf("aliyun notice query %v", query)
+	}
+	tc := NewTencent(TencentConfig{Endpoint: srv.URL, Templates: Templates{"login": "1", "approved": "9"}})
+	if err := tc.Send(context.Background(), notice); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		TemplateId       string
+		TemplateParamSet []string
+	}
+	if err := json.Unmarshal(body, &p); err != nil || p.TemplateId != "9" || len(p.TemplateParamSet) != 0 {
+		t.Fatalf("tencent notice body %s", body)
+	}
+	if err := NewAliyun(AliyunConfig{Endpoint: srv.URL, Templates: Templates{"login": "SMS_1"}}).Send(context.Background(), notice); !errors.Is(err, ErrNoTemplate) {
+		t.Fatalf("notice without a template: %v, want ErrNoTemplate", err)
+	}
+}

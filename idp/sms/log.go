@@ -29,6 +29,7 @@ func (l *LogSender) Send(ctx context.Context, m Message) error {
 		slog.String("phone", m.Phone),
 		slog.String("code", m.Code),
 		slog.String("purpose", m.Purpose),
+		slog.Any("params", m.Params),
 		slog.Time("sent_at", m.SentAt))
 	return nil
 }

@@ -25,6 +25,18 @@ type Message struct {
 	SentAt  time.Time
 }
 
+// Purposes of notices: messages to an account holder that carry no code.
+const (
+	// NoticeApproved tells an applicant the registration was approved.
+	NoticeApproved = "approved"
+	// NoticeRejected tells an applicant the registration was rejected.
+	NoticeRejected = "rejected"
+	// NoticePhoneChanged goes to the OLD number after the account moved
+	// to another one, so a hijacked account does not go unnoticed
+	// (SECURITY.md #49).
+	NoticePhoneChanged = "phone_changed"
+)
+
 // TemplateParams are the variables a template receives: Params, plus
 // Code under "code" when there is one.
 func (m Message) TemplateParams() map[string]string {

@@ -86,3 +86,31 @@ func TestLogSenderShowsCode(t *testing.T) {
 		}
 	}
 }
+
+// Notices carry no code: the file and log senders write them all the same,
+// with the purpose that picks their template.
+func TestDevSendersWriteNotices(t *testing.T) {
+	notice := sms.Message{Phone: "+8613800138000", Purpose: sms.NoticePhoneChanged, SentAt: sentAt}
+	path := filepath.Join(t.TempDir(), "sms.outbox")
+	if err := sms.NewFileSender(path).Send(context.Background(), notice); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(b, &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["purpose"] != "phone_changed" || line["code"] != "" || line["phone"] != "+8613800138000" {
+		t.Fatalf("outbox line %s", b)
+	}
+	var buf bytes.Buffer
+	if err := sms.NewLogSender(slog.New(slog.NewJSONHandler(&buf, nil))).Send(context.Background(), notice); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"purpose":"phone_changed"`) {
+		t.Fatalf("log %s", buf.String())
+	}
+}
