@@ -51,6 +51,7 @@ type benchFlags struct {
 	redis       string
 	cpuprofile  string
 	blockprof   string
+	burst       burstFlags
 }
 
 func (c *cli) benchCmd() *cobra.Command {
@@ -63,7 +64,13 @@ database (a temporary SQLite file, or with --postgres a new schema that is
 dropped afterwards), registers a client, signs accounts in through the JSON
 API, and then drives each scenario with --concurrency workers for
 --duration. The load generator shares the machine's CPUs with the server, so
-figures compare builds and backends rather than measure absolute capacity.`,
+figures compare builds and backends rather than measure absolute capacity.
+
+The burst scenario (--scenarios burst, not run by default) is issue 3's
+launch-morning test: --burst-phones accounts each request a code and sign
+in within --burst-window, from many loopback source addresses so the real
+per-address limits apply, while one number is hammered at --hammer-rate;
+see docs/accounts.md.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.postgres == "" {
 				f.postgres = os.Getenv("XSZZ_TEST_POSTGRES_URL")
@@ -84,26 +91,54 @@ figures compare builds and backends rather than measure absolute capacity.`,
 	fl.StringVar(&f.redis, "redis", "", "Redis URL for SMS codes and limits (default $XSZZ_TEST_REDIS_URL)")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the scenarios (server and load generator) to this file")
 	fl.StringVar(&f.blockprof, "blockprofile", "", "write a profile of where goroutines waited (locks, channels, the SQLite write gate) to this file")
+	f.burst.register(fl)
 	return cmd
 }
 
 func (c *cli) bench(ctx context.Context, f benchFlags) error {
 	var run []string
+	burst := false
 	for _, s := range strings.Split(f.scenarios, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
+		if s == "burst" {
+			burst = true
+			continue
+		}
 		if _, ok := benchTargets[s]; !ok {
-			return fmt.Errorf("--scenarios: unknown scenario %q (%s)", s, strings.Join(benchScenarios, ", "))
+			return fmt.Errorf("--scenarios: unknown scenario %q (%s, burst)", s, strings.Join(benchScenarios, ", "))
 		}
 		run = append(run, s)
 	}
 	if f.concurrency < 1 || f.duration <= 0 || f.accounts < 1 {
 		return errors.New("--concurrency, --duration and --accounts must be positive")
 	}
+	if burst {
+		if err := f.burst.check(); err != nil {
+			return err
+		}
+	}
+	if len(run) > 0 {
+		if err := c.benchThroughput(ctx, f, run); err != nil {
+			return err
+		}
+	}
+	if burst {
+		return c.benchBurst(ctx, f)
+	}
+	return nil
+}
 
-	env, err := startBench(ctx, c.log, f)
+// benchThroughput runs the throughput scenarios on one IdP with the
+// address limits lifted.
+func (c *cli) benchThroughput(ctx context.Context, f benchFlags, run []string) error {
+	env, err := startBench(ctx, c.log, f, func(cfg *Config) {
+		// Set-up signs many accounts in from one address; the limits that
+		// would stop an SMS storm would stop the bench.
+		cfg.SMS.PerIPPerHour, cfg.SMS.PerNetPerHour, cfg.SMS.GlobalPerMin = 1_000_000, 1_000_000, 1_000_000
+	})
 	if err != nil {
 		return err
 	}
@@ -182,6 +217,7 @@ type benchEnv struct {
 	secret   string
 	redirect string
 	cookies  []string // SSO session cookies, name=value
+	catcher  *codeCatcher
 	cleanup  []func()
 }
 
@@ -205,7 +241,9 @@ func (k *codeCatcher) code(phone string) string {
 	return k.codes[phone]
 }
 
-func startBench(ctx context.Context, logw io.Writer, f benchFlags) (_ *benchEnv, err error) {
+// startBench starts the IdP with the default configuration changed by
+// edit, and signs f.accounts accounts in (none when f.accounts is 0).
+func startBench(ctx context.Context, logw io.Writer, f benchFlags, edit func(*Config)) (_ *benchEnv, err error) {
 	env := &benchEnv{}
 	defer func() {
 		if err != nil {
@@ -217,9 +255,7 @@ func startBench(ctx context.Context, logw io.Writer, f benchFlags) (_ *benchEnv,
 		return nil, err
 	}
 	cfg.Log.Level = "warn"
-	// Set-up signs many accounts in from one address; the limits that
-	// would stop an SMS storm would stop the bench.
-	cfg.SMS.PerIPPerHour, cfg.SMS.PerNetPerHour, cfg.SMS.GlobalPerMin = 1_000_000, 1_000_000, 1_000_000
+	edit(cfg)
 	cfg.Keys.RotateEvery = 0
 	cfg.Redis.URL = f.redis
 
@@ -256,7 +292,10 @@ func startBench(ctx context.Context, logw io.Writer, f benchFlags) (_ *benchEnv,
 	env.base = "http://" + ln.Addr().String()
 	cfg.IdP.Issuer = env.base
 	catcher := &codeCatcher{codes: map[string]string{}}
-	env.app, err = build(ctx, cfg, newLogger(cfg, logw), buildOptions{sender: catcher})
+	env.catcher = catcher
+	// A prefix of its own keeps the un-hashed global budget apart from
+	// other runs on the same Redis.
+	env.app, err = build(ctx, cfg, newLogger(cfg, logw), buildOptions{sender: catcher, otpPrefix: "xszz-bench-" + hex.EncodeToString(random(4)) + ":"})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -298,8 +337,10 @@ func startBench(ctx context.Context, logw io.Writer, f benchFlags) (_ *benchEnv,
 		return nil, err
 	}
 	env.clientID, env.secret = cl.ID, secret
-	if err := env.signIn(ctx, f.accounts, catcher); err != nil {
-		return nil, err
+	if f.accounts > 0 {
+		if err := env.signIn(ctx, f.accounts, catcher); err != nil {
+			return nil, err
+		}
 	}
 	return env, nil
 }

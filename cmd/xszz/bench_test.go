@@ -38,3 +38,21 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("no machine line in:\n%s", table)
 	}
 }
+
+// A tiny burst on SQLite: every number is served, and the hammered number
+// gets one code and 429 with Retry-After for the rest.
+func TestBenchBurstSmoke(t *testing.T) {
+	t.Setenv("XSZZ_TEST_POSTGRES_URL", "")
+	t.Setenv("XSZZ_TEST_REDIS_URL", "")
+	var out, logs bytes.Buffer
+	root := newRoot(&out, &logs)
+	root.SetArgs([]string{"bench", "--scenarios", "burst", "--burst-phones", "30", "--burst-window", "1s", "--hammer-rate", "20", "--concurrency", "4"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("bench: %v\n%s\nlog:\n%s", err, out.String(), logs.String())
+	}
+	for _, want := range []string{"signed in 30 of 30 numbers", "want exactly 1 in one 1m0s window: ok", "from 3 loopback addresses in 1 /24 networks"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+}
