@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
@@ -48,6 +49,12 @@ func (s *Server) token(c echo.Context) error {
 			ar.GrantAudience(a)
 		}
 		sess.Subject = ar.GetClient().GetID()
+		// The token row is indexed by request id. Fosite's ids are random
+		// (UUIDv4), so every row dirtied its own index page; time-ordered
+		// ids (UUIDv7) append, and a batch of rows shares one page.
+		if id, err := uuid.NewV7(); err == nil {
+			ar.SetID(id.String())
+		}
 	case ar.GetGrantTypes().ExactOne("authorization_code"), ar.GetGrantTypes().ExactOne("refresh_token"):
 		// The account may have been disabled, moved or lost a grant since
 		// the code or refresh token was issued: check it and restate the
