@@ -17,7 +17,7 @@ func (c *cli) accountsCmd() *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an active account; prints it as JSON",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			e164, err := phone.Normalize(ph)
 			if err != nil {
 				return fmt.Errorf("--phone: %w", err)
@@ -28,11 +28,6 @@ func (c *cli) accountsCmd() *cobra.Command {
 			if role != account.RoleStaff && role != account.RoleAdmin {
 				return errors.New("--role: must be staff or admin")
 			}
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			if orgID != "" {
 				if err := a.Orgs.Seed(cmd.Context()); err != nil {
 					return err
@@ -50,7 +45,7 @@ func (c *cli) accountsCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "account.created", acc.ID, map[string]string{"role": role, "org_id": orgID})
 			return c.printJSON(acc)
-		},
+		}),
 	}
 	create.Flags().StringVar(&ph, "phone", "", "mainland mobile number (required)")
 	create.Flags().StringVar(&name, "name", "", "real name (required)")
@@ -62,12 +57,7 @@ func (c *cli) accountsCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List accounts as JSON",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			accs, err := a.Accounts.List(cmd.Context(), after, limit)
 			if err != nil {
 				return err
@@ -76,7 +66,7 @@ func (c *cli) accountsCmd() *cobra.Command {
 				accs = []*account.Account{}
 			}
 			return c.printJSON(accs)
-		},
+		}),
 	}
 	list.Flags().StringVar(&after, "after", "", "list accounts after this id")
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
@@ -85,16 +75,11 @@ func (c *cli) accountsCmd() *cobra.Command {
 	disable := &cobra.Command{
 		Use:   "disable",
 		Short: "Disable an account: it cannot sign in, and its sessions and tokens end",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			e164, err := phone.Normalize(dph)
 			if err != nil {
 				return fmt.Errorf("--phone: %w", err)
 			}
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			acc, err := a.Accounts.ByPhone(cmd.Context(), e164)
 			if errors.Is(err, sqldb.ErrNotFound) {
 				return errors.New("no account has this phone number")
@@ -108,7 +93,7 @@ func (c *cli) accountsCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "account.disabled", acc.ID, nil)
 			return c.printJSON(acc)
-		},
+		}),
 	}
 	disable.Flags().StringVar(&dph, "phone", "", "mainland mobile number (required)")
 	cmd.AddCommand(create, list, disable, c.accountsImportCmd())

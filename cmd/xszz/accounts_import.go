@@ -28,17 +28,12 @@ func (c *cli) accountsImportCmd() *cobra.Command {
 		Use:   "import FILE.csv",
 		Short: "Create or update accounts from a CSV file (phone,name,org_id,role)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			rep, err := a.importAccounts(cmd.Context(), f, dryRun)
 			for _, e := range rep.Errors {
 				fmt.Fprintln(c.out, e)
@@ -52,7 +47,7 @@ func (c *cli) accountsImportCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.out, "%s %d lines: %d created, %d updated, %d unchanged\n", verb, rep.Lines, rep.Created, rep.Updated, rep.Unchanged)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and report what would change, without writing")
 	return cmd

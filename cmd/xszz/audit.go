@@ -19,12 +19,7 @@ func (c *cli) auditCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Check the hash chain of the audit log; fails naming the first broken row",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			n, err := a.Audit.Verify(cmd.Context())
 			var te *audit.TamperError
 			if errors.As(err, &te) {
@@ -36,7 +31,7 @@ func (c *cli) auditCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.out, "audit chain intact: %d rows verified\n", n)
 			return nil
-		},
+		}),
 	})
 
 	var (
@@ -47,7 +42,7 @@ func (c *cli) auditCmd() *cobra.Command {
 		Use:   "export",
 		Short: "Write audit entries, newest first, as JSON lines or CSV",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			if format != audit.JSONLines && format != audit.CSV {
 				return fmt.Errorf("--format: %q is neither jsonl nor csv", format)
 			}
@@ -59,11 +54,6 @@ func (c *cli) auditCmd() *cobra.Command {
 			if q.Until, err = parseWhen(until); err != nil {
 				return fmt.Errorf("--until: %w", err)
 			}
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			var w io.Writer = c.out
 			if out != "" && out != "-" {
 				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -78,7 +68,7 @@ func (c *cli) auditCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "audit.exported", "", map[string]string{"format": format, "type": typ})
 			return nil
-		},
+		}),
 	}
 	f := export.Flags()
 	f.StringVar(&format, "format", audit.JSONLines, "jsonl or csv")

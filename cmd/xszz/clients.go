@@ -23,12 +23,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Register a client; prints its id and secret (shown once)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			spec.Scopes = strings.Fields(scope)
 			spec.PostLogoutRedirectURIs = postLogout
 			if jwksFile != "" {
@@ -51,7 +46,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 				out["client_secret"] = secret
 			}
 			return c.printJSON(out)
-		},
+		}),
 	}
 	f := create.Flags()
 	f.StringVar(&spec.Name, "name", "", "client name shown on the consent and login pages (required)")
@@ -70,12 +65,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List clients as JSON",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			cls, err := a.Clients.List(cmd.Context())
 			if err != nil {
 				return err
@@ -84,18 +74,13 @@ func (c *cli) clientsCmd() *cobra.Command {
 				cls = []*client.Client{}
 			}
 			return c.printJSON(cls)
-		},
+		}),
 	}
 	del := &cobra.Command{
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client and revoke its tokens",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, args []string) error {
 			if err := a.Clients.Delete(cmd.Context(), args[0]); errors.Is(err, sqldb.ErrNotFound) {
 				return fmt.Errorf("no client %q", args[0])
 			} else if err != nil {
@@ -106,7 +91,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "client.deleted", args[0], nil)
 			return c.printJSON(map[string]string{"deleted": args[0]})
-		},
+		}),
 	}
 	cmd.AddCommand(create, list, del)
 	return cmd

@@ -19,16 +19,11 @@ func (c *cli) grantsCmd() *cobra.Command {
 		sub := &cobra.Command{
 			Use:   use,
 			Short: short,
-			RunE: func(cmd *cobra.Command, _ []string) error {
+			RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 				e164, err := phone.Normalize(ph)
 				if err != nil {
 					return fmt.Errorf("--phone: %w", err)
 				}
-				a, err := c.app(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer a.Close()
 				acc, err := a.Accounts.ByPhone(cmd.Context(), e164)
 				if errors.Is(err, sqldb.ErrNotFound) {
 					return errors.New("no account has this phone number")
@@ -57,7 +52,7 @@ func (c *cli) grantsCmd() *cobra.Command {
 					grants = []string{}
 				}
 				return c.printJSON(map[string]any{"account_id": acc.ID, "grants": grants})
-			},
+			}),
 		}
 		sub.Flags().StringVar(&ph, "phone", "", "the account's mobile number (required)")
 		sub.Flags().StringVar(&app, "app", grant.Cockpit, "application: cockpit")
@@ -67,12 +62,7 @@ func (c *cli) grantsCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the accounts holding a grant",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			gs, err := a.Grants.List(cmd.Context(), listApp, "", 1000)
 			if err != nil {
 				return err
@@ -81,7 +71,7 @@ func (c *cli) grantsCmd() *cobra.Command {
 				gs = []grant.Grant{}
 			}
 			return c.printJSON(gs)
-		},
+		}),
 	}
 	list.Flags().StringVar(&listApp, "app", grant.Cockpit, "application: cockpit")
 	cmd.AddCommand(change("add", "Grant access (ministry, province, city and county accounts only)", false),

@@ -95,12 +95,7 @@ func (c *cli) keysCmd() *cobra.Command {
 	keys.AddCommand(&cobra.Command{
 		Use:   "rotate",
 		Short: "Add new signing keys; the old ones stay in the JWKS until their tokens expire",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			if err := a.Keys.Ensure(cmd.Context()); err != nil {
 				return err
 			}
@@ -110,9 +105,24 @@ func (c *cli) keysCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "key.rotated", "", map[string]string{"kids": strings.Join(kids, " ")})
 			return c.printJSON(map[string]any{"new_kids": kids})
-		},
+		}),
 	})
 	return keys
 }
 
 var errUsage = errors.New("usage")
+
+// withApp runs a command body with the wired system, closing it after.
+// Checks in the body that come before any use of a still run after the
+// configuration is loaded, which is what an operator expects: a bad config
+// is reported first.
+func (c *cli) withApp(fn func(cmd *cobra.Command, a *App, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := c.app(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(cmd, a, args)
+	}
+}

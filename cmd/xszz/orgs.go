@@ -17,12 +17,7 @@ func (c *cli) orgsCmd() *cobra.Command {
 		Use:   "import FILE.csv",
 		Short: "Import units (header: id,parent_id,name,level,region_code,kind,stages); all rows or none",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, args []string) error {
 			if err := a.Orgs.Seed(cmd.Context()); err != nil {
 				return err
 			}
@@ -44,19 +39,14 @@ func (c *cli) orgsCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "org.imported", "", map[string]string{"rows": fmt.Sprint(res.Rows), "inserted": fmt.Sprint(res.Inserted), "updated": fmt.Sprint(res.Updated)})
 			return c.printJSON(res)
-		},
+		}),
 	}
 	var o org.Org
 	var stages string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create one unit",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			if err := a.Orgs.Seed(cmd.Context()); err != nil {
 				return err
 			}
@@ -67,7 +57,7 @@ func (c *cli) orgsCmd() *cobra.Command {
 			}
 			a.audit(cmd.Context(), "org.created", created.ID, nil)
 			return c.printJSON(created)
-		},
+		}),
 	}
 	f := create.Flags()
 	f.StringVar(&o.ID, "id", "", "stable id: region code, school identification code, …")
@@ -83,12 +73,7 @@ func (c *cli) orgsCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the units under one (default: the children of the root)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
 			if err := a.Orgs.Seed(cmd.Context()); err != nil {
 				return err
 			}
@@ -100,7 +85,7 @@ func (c *cli) orgsCmd() *cobra.Command {
 				units = []org.Org{}
 			}
 			return c.printJSON(units)
-		},
+		}),
 	}
 	list.Flags().StringVar(&under, "under", org.RootID, "unit whose subtree to list")
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
@@ -109,12 +94,7 @@ func (c *cli) orgsCmd() *cobra.Command {
 		Use:   "move ID NEW_PARENT_ID",
 		Short: "Move a unit and its whole subtree under another parent",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.app(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, args []string) error {
 			if err := a.Orgs.Move(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
@@ -124,7 +104,7 @@ func (c *cli) orgsCmd() *cobra.Command {
 				return err
 			}
 			return c.printJSON(moved)
-		},
+		}),
 	}
 	cmd.AddCommand(imp, create, list, move)
 	return cmd
