@@ -123,6 +123,16 @@ func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err erro
 	// A parallel redemption can also lose between fosite's two reads of
 	// the code, which fosite reports as a server error.
 	if errors.Is(err, oauthstore.ErrCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		// A code redeemed twice has leaked: the tokens of the redemption
+		// that won are revoked too (RFC 6749 §4.1.2, SECURITY.md #13–14).
+		// Fosite does so itself only when it sees the code used before
+		// the exchange starts; this request lost later, once the winner
+		// had committed.
+		if code := c.Request().PostForm.Get("code"); code != "" {
+			if rerr := s.Provider.Store.RevokeCodeGrant(ctx, s.Provider.Tokens.AuthorizeCodeSignature(ctx, code)); rerr != nil {
+				s.Log.ErrorContext(ctx, "revoke the tokens of a reused code", "err", rerr)
+			}
+		}
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
 	// A replayed private_key_jwt assertion is a failed client

@@ -101,6 +101,42 @@ func TestTokenEndpoint(t *testing.T) {
 			}
 		})
 
+		t.Run("a parallel double redemption revokes the tokens of the one that won", func(t *testing.T) {
+			t.Parallel()
+			// The two requests meet at different points of the exchange
+			// from run to run; several rounds cover more of them.
+			for round := range 5 {
+				i := c.newCode(t)
+				var wg sync.WaitGroup
+				replies := make([]reply, 2)
+				for k := range replies {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						replies[k] = c.tokenEndpoint(codeForm(i))
+					}()
+				}
+				wg.Wait()
+				var won map[string]any
+				for _, r := range replies {
+					if r.Status == http.StatusOK {
+						won = r.json(t)
+						continue
+					}
+					wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+				}
+				if won == nil {
+					t.Fatalf("round %d: neither redemption succeeded: %v", round, replies)
+				}
+				if c.active(won["access_token"].(string)) {
+					t.Errorf("round %d: the access token of the winning redemption is still active", round)
+				}
+				if c.active(won["refresh_token"].(string)) {
+					t.Errorf("round %d: the refresh token of the winning redemption is still active", round)
+				}
+			}
+		})
+
 		for _, tc := range []struct {
 			name   string
 			as     *rp

@@ -2,12 +2,14 @@ package oauthstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
 
 	"github.com/xszz/xszz/idp/sqldb"
 	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
@@ -74,15 +76,15 @@ func TestConcurrentCreatesAreBatchedAndDurable(t *testing.T) {
 	})
 }
 
-// Spent PKCE state deleted by many redemptions at once is gone for each
-// of them, and the rows of other codes stay.
+// Spent OpenID Connect state deleted by many redemptions at once is gone
+// for each of them, and the rows of other codes stay.
 func TestConcurrentSpentDeletes(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		s := New(db, oneClient{}, time.Now)
 		const n = 100
 		for i := range n + 1 {
-			if err := s.CreatePKCERequestSession(ctx, fmt.Sprint("code-", i), accessRequest(fmt.Sprint("r-", i))); err != nil {
+			if err := s.CreateOpenIDConnectSession(ctx, fmt.Sprint("code-", i), accessRequest(fmt.Sprint("r-", i))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -91,16 +93,16 @@ func TestConcurrentSpentDeletes(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.DeletePKCERequestSession(ctx, fmt.Sprint("code-", i)); err != nil {
+				if err := s.DeleteOpenIDConnectSession(ctx, fmt.Sprint("code-", i)); err != nil {
 					t.Errorf("delete %d: %v", i, err)
 				}
-				if _, err := s.GetPKCERequestSession(ctx, fmt.Sprint("code-", i), &fosite.DefaultSession{}); err != fosite.ErrNotFound {
-					t.Errorf("after delete %d: got %v, want not found", i, err)
+				if _, err := s.GetOpenIDConnectSession(ctx, fmt.Sprint("code-", i), accessRequest("probe")); !errors.Is(err, openid.ErrNoSessionFound) {
+					t.Errorf("after delete %d: got %v, want no session", i, err)
 				}
 			}()
 		}
 		wg.Wait()
-		if _, err := s.GetPKCERequestSession(ctx, fmt.Sprint("code-", n), &fosite.DefaultSession{}); err != nil {
+		if _, err := s.GetOpenIDConnectSession(ctx, fmt.Sprint("code-", n), accessRequest("probe")); err != nil {
 			t.Errorf("untouched row: %v", err)
 		}
 	})

@@ -360,8 +360,33 @@ func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, ses
 	return req, err
 }
 
-func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.deleteSpent(ctx, kindPKCE, signature)
+// DeletePKCERequestSession keeps the row: Purge removes it with the code
+// it belongs to. Fosite deletes PKCE state while it checks a redemption,
+// before the code is invalidated and the tokens are stored; a parallel
+// redemption of the same code that then found the state gone failed
+// before the winner's tokens existed, so its failure could not revoke
+// them (RFC 6749 §4.1.2). Left in place, the state is harmless: the code
+// is checked, and found used, before it is read.
+func (s *Store) DeletePKCERequestSession(context.Context, string) error {
+	return nil
+}
+
+// RevokeCodeGrant revokes the access and refresh tokens issued from an
+// authorization code, given its signature: a code redeemed twice has
+// leaked (RFC 6749 §4.1.2).
+func (s *Store) RevokeCodeGrant(ctx context.Context, codeSignature string) error {
+	var requestID string
+	err := s.q(ctx).QueryRowContext(ctx, `SELECT request_id FROM oauth_requests WHERE kind = $1 AND signature = $2`, kindCode, codeSignature).Scan(&requestID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("revoke code grant: %w", err)
+	}
+	if err := s.RevokeAccessToken(ctx, requestID); err != nil {
+		return err
+	}
+	return s.RevokeRefreshToken(ctx, requestID)
 }
 
 // Fosite hands the OpenID Connect storage the whole authorization code,
