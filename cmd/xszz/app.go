@@ -201,7 +201,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		}
 		codes = redisstore.New(a.Redis, prefix)
 	}
-	a.OTP = otp.New(codes, idp.SMSGate{Next: sender, Accounts: a.Accounts}, otp.Config{
+	a.OTP = otp.New(codes, idp.SMSGate{Next: sender, Accounts: a.Accounts, Async: o.sender == nil, Log: log}, otp.Config{
 		Secret: derive(sec.IdPSecret, "otp"), CodeTTL: cfg.SMS.CodeTTL, MaxAttempts: cfg.SMS.MaxAttempts,
 		ResendInterval: cfg.SMS.ResendInterval, PerHour: cfg.SMS.PerHour, PerDay: cfg.SMS.PerDay,
 		PerIPPerHour: cfg.SMS.PerIPPerHour, PerNetPerHour: cfg.SMS.PerNetPerHour, GlobalPerMinute: cfg.SMS.GlobalPerMin,
