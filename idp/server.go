@@ -53,6 +53,11 @@ type Identities interface {
 	Identity(ctx context.Context, accountID string) (*Identity, error)
 }
 
+// OrgPather gives the materialised path of a unit ("/000000/320000/").
+type OrgPather interface {
+	PathOf(ctx context.Context, id string) (string, error)
+}
+
 // Notifier queues back-channel logout notifications.
 type Notifier interface {
 	Notify(ctx context.Context, clientIDs []string, sub, sid string)
@@ -83,6 +88,8 @@ type Deps struct {
 	Registration *Registration
 	Identities   Identities
 	Audit        Auditor // may be nil
+	// OrgPaths locates audited accounts in the tree; may be nil.
+	OrgPaths OrgPather
 	// Notifier tells relying parties about ended sessions (back-channel
 	// logout); may be nil.
 	Notifier Notifier
@@ -276,6 +283,12 @@ func (s *Server) home(c echo.Context) error {
 func (s *Server) audit(ctx context.Context, e audit.Event) {
 	if s.Audit == nil {
 		return
+	}
+	// The path lets an admin find the event when searching the subtree.
+	if e.OrgID != "" && e.OrgPath == "" && s.OrgPaths != nil {
+		if p, err := s.OrgPaths.PathOf(ctx, e.OrgID); err == nil {
+			e.OrgPath = p
+		}
 	}
 	if err := s.Audit.Record(ctx, e); err != nil {
 		s.Log.ErrorContext(ctx, "audit record failed", "type", e.Type, "err", err)

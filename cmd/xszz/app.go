@@ -233,7 +233,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
 		OTP: a.OTP, TOTP: a.TOTP, Registration: &idp.Registration{Orgs: a.Orgs, Profiles: a.Profiles}, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
-		Notifier: a.Notifier, Admin: a.Admin, Console: a.Console, SMS: a.SMS,
+		Notifier: a.Notifier, Admin: a.Admin, OrgPaths: a.Orgs, Console: a.Console, SMS: a.SMS,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})
 	if err != nil {

@@ -131,6 +131,7 @@ func (c *Console) Register(e *echo.Echo) {
 	g.POST("/orgs/:id/accounts", c.provisionForm)
 	g.GET("/accounts", c.accountsPage)
 	g.GET("/pending", c.pendingPage)
+	g.GET("/audit", c.auditPage)
 	g.GET("/accounts/:id", c.accountPage)
 	g.POST("/accounts/:id/:action", c.accountAction)
 
