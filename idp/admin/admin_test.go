@@ -269,3 +269,43 @@ func TestDecisionsNotifyTheApplicant(t *testing.T) {
 		})
 	})
 }
+
+// Moving an account or changing its role ends its sessions and refresh
+// tokens at once, so no token keeps the old unit or role for longer than
+// one access-token lifetime.
+func TestMoveAndRoleChangeSignOut(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		js := admin.Actor{Account: f.admins["320000"]}
+		for name, change := range map[string]func(id string) error{
+			"move": func(id string) error { _, err := f.svc.Move(ctx, js, id, "320102"); return err },
+			"role": func(id string) error { _, err := f.svc.SetRole(ctx, js, id, account.RoleAdmin); return err },
+		} {
+			t.Run(name, func(t *testing.T) {
+				acc := f.accounts["320100"]
+				if _, _, err := f.svc.Sessions.Create(ctx, acc.ID, []string{"sms"}, "127.0.0.1", "test"); err != nil {
+					t.Fatal(err)
+				}
+				_, err := db.ExecContext(ctx, `INSERT INTO oauth_requests (kind, signature, request_id, client_id, subject, session_id, active, requested_at, expires_at, data)
+					VALUES ('refresh', $1, $1, 'c', $2, '', $3, 0, 4102444800, '{}')`, name+"-sig", acc.ID, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := change(acc.ID); err != nil {
+					t.Fatal(err)
+				}
+				if live, err := f.svc.Sessions.ListByAccount(ctx, acc.ID); err != nil || len(live) != 0 {
+					t.Fatalf("sessions after %s: %d (%v), want none", name, len(live), err)
+				}
+				var active bool
+				if err := db.QueryRowContext(ctx, `SELECT active FROM oauth_requests WHERE kind = 'refresh' AND signature = $1`, name+"-sig").Scan(&active); err != nil {
+					t.Fatal(err)
+				}
+				if active {
+					t.Fatalf("refresh token still active after %s", name)
+				}
+			})
+		}
+	})
+}
