@@ -24,7 +24,7 @@ var grantTypes = []string{"authorization_code", "refresh_token", "client_credent
 
 // token is the token endpoint (RFC 6749 §3.2).
 func (s *Server) token(c echo.Context) error {
-	ctx := c.Request().Context()
+	ctx := oauthstore.WithCodeMemo(c.Request().Context())
 	w := c.Response()
 	sess := oauth.NewSession()
 	ar, err := s.Provider.NewAccessRequest(ctx, c.Request(), sess)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -175,19 +176,66 @@ func (s *Store) create(ctx context.Context, kind, signature string, tokenType fo
 	return nil
 }
 
+type memoKey struct{}
+
+// codeMemo holds the authorization code rows one request has read.
+type codeMemo struct {
+	mu   sync.Mutex
+	rows map[string]memoRow // by signature
+}
+
+type memoRow struct {
+	data   string
+	active bool
+}
+
+// WithCodeMemo returns a context in which the store reads each
+// authorization code from the database once. Fosite reads the code twice
+// per exchange (to check the request, then to issue the tokens); the
+// second read may use the first: which of two parallel redemptions wins
+// is decided by the conditional UPDATE that invalidates the code, not by
+// what either read.
+func WithCodeMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &codeMemo{rows: map[string]memoRow{}})
+}
+
+// load reads a row's data and state, through the code memo when the
+// context carries one.
+func (s *Store) load(ctx context.Context, kind, signature string) (string, bool, error) {
+	memo, _ := ctx.Value(memoKey{}).(*codeMemo)
+	if kind != kindCode {
+		memo = nil
+	}
+	if memo != nil {
+		memo.mu.Lock()
+		r, ok := memo.rows[signature]
+		memo.mu.Unlock()
+		if ok {
+			return r.data, r.active, nil
+		}
+	}
+	var r memoRow
+	err := s.q(ctx).QueryRowContext(ctx, `SELECT data, active FROM oauth_requests WHERE kind = $1 AND signature = $2`, kind, signature).Scan(&r.data, &r.active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, fosite.ErrNotFound
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("load %s: %w", kind, err)
+	}
+	if memo != nil {
+		memo.mu.Lock()
+		memo.rows[signature] = r
+		memo.mu.Unlock()
+	}
+	return r.data, r.active, nil
+}
+
 // get loads a request; inactive rows come back with active=false and the
 // request, because fosite needs the request id to revoke the family.
 func (s *Store) get(ctx context.Context, kind, signature string, session fosite.Session) (fosite.Requester, bool, error) {
-	var (
-		data   string
-		active bool
-	)
-	err := s.q(ctx).QueryRowContext(ctx, `SELECT data, active FROM oauth_requests WHERE kind = $1 AND signature = $2`, kind, signature).Scan(&data, &active)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, fosite.ErrNotFound
-	}
+	data, active, err := s.load(ctx, kind, signature)
 	if err != nil {
-		return nil, false, fmt.Errorf("load %s: %w", kind, err)
+		return nil, false, err
 	}
 	var r record
 	if err := json.Unmarshal([]byte(data), &r); err != nil {
