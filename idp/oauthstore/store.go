@@ -57,6 +57,9 @@ type Store struct {
 	now     func() time.Time
 	inserts *batcher // rows written outside a transaction
 	spent   *batcher // deleteSpent outside a transaction
+
+	selMu sync.Mutex
+	sel   *sql.Stmt // selectRow, prepared on first use
 }
 
 var (
@@ -215,7 +218,7 @@ func (s *Store) load(ctx context.Context, kind, signature string) (string, bool,
 		}
 	}
 	var r memoRow
-	err := s.q(ctx).QueryRowContext(ctx, `SELECT data, active FROM oauth_requests WHERE kind = $1 AND signature = $2`, kind, signature).Scan(&r.data, &r.active)
+	err := s.selectRow(ctx, kind, signature).Scan(&r.data, &r.active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, fosite.ErrNotFound
 	}
@@ -228,6 +231,30 @@ func (s *Store) load(ctx context.Context, kind, signature string) (string, bool,
 		memo.mu.Unlock()
 	}
 	return r.data, r.active, nil
+}
+
+const selectRow = `SELECT data, active FROM oauth_requests WHERE kind = $1 AND signature = $2`
+
+// selectRow runs the lookup of a row by kind and signature, the query of
+// every introspection and code exchange, prepared once: SQLite otherwise
+// parses it each time (~5 % of an introspection's CPU). In a transaction
+// it runs unprepared on the transaction.
+func (s *Store) selectRow(ctx context.Context, kind, signature string) *sql.Row {
+	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+		return tx.QueryRowContext(ctx, selectRow, kind, signature)
+	}
+	s.selMu.Lock()
+	st := s.sel
+	if st == nil {
+		if p, err := s.db.PrepareContext(ctx, selectRow); err == nil {
+			s.sel, st = p, p
+		}
+	}
+	s.selMu.Unlock()
+	if st == nil {
+		return s.db.QueryRowContext(ctx, selectRow, kind, signature)
+	}
+	return st.QueryRowContext(ctx, kind, signature)
 }
 
 // get loads a request; inactive rows come back with active=false and the
