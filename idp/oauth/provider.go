@@ -63,20 +63,13 @@ const (
 	PathJWKS       = "/.well-known/jwks.json"
 )
 
-// clientSource adapts client.Store to fosite's client manager.
+// clientSource is fosite's storage: the token store plus client lookup.
 type clientSource struct {
 	*oauthstore.Store
-	clients *client.Store
+	clientGetter
 }
 
-func (c clientSource) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	cl, err := c.clients.Get(ctx, id)
-	if err != nil {
-		return nil, fosite.ErrNotFound.WithWrap(err)
-	}
-	return cl, nil
-}
-
+// clientGetter adapts client.Store to fosite's client lookup.
 type clientGetter struct{ clients *client.Store }
 
 func (c clientGetter) GetClient(ctx context.Context, id string) (fosite.Client, error) {
@@ -132,7 +125,7 @@ func New(cfg Config, store *oauthstore.Store, clients *client.Store, k Keys, has
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
 		Signer:                     signer,
 	}
-	storage := clientSource{Store: store, clients: clients}
+	storage := clientSource{Store: store, clientGetter: clientGetter{clients}}
 	p := compose.Compose(fc, storage, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
@@ -343,3 +336,6 @@ func (t *TokenStrategy) ValidateAuthorizeCode(ctx context.Context, r fosite.Requ
 	}
 	return nil
 }
+
+// fosite asserts its storage's type at run time; this makes it a compile error.
+var _ fosite.Storage = clientSource{}
