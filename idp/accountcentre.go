@@ -259,18 +259,8 @@ func (s *Server) accountEndSession(c echo.Context) error {
 	if err != nil {
 		return internal(err)
 	}
-	clients, err := s.Provider.Store.ClientsOfSession(ctx, sid)
-	if err != nil {
+	if err := s.endSession(ctx, sid, ac.id.Account.ID); err != nil {
 		return internal(err)
-	}
-	if err := s.Sessions.Delete(ctx, sid); err != nil {
-		return internal(err)
-	}
-	if err := s.Provider.Store.RevokeSession(ctx, sid); err != nil {
-		return internal(err)
-	}
-	if s.Notifier != nil && len(clients) > 0 {
-		s.Notifier.Notify(ctx, clients, ac.id.Account.ID, sid)
 	}
 	s.audit(ctx, s.centreEvent(c, ac, "session.ended", map[string]string{"own": boolText(sid == ac.sso.ID)}))
 	if sid == ac.sso.ID {

@@ -304,21 +304,31 @@ func (s *Server) endBrowserSession(c echo.Context) (*session.Session, error) {
 	if err != nil {
 		return nil, nil
 	}
-	clients, err := s.Provider.Store.ClientsOfSession(ctx, sso.ID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Sessions.Delete(ctx, sso.ID); err != nil {
-		return nil, err
-	}
-	if err := s.Provider.Store.RevokeSession(ctx, sso.ID); err != nil {
+	if err := s.endSession(ctx, sso.ID, sso.AccountID); err != nil {
 		return sso, err
-	}
-	if s.Notifier != nil && len(clients) > 0 {
-		s.Notifier.Notify(ctx, clients, sso.AccountID, sso.ID)
 	}
 	s.audit(ctx, audit.Event{Type: "logout", Result: "success", ActorID: sso.AccountID, SubjectID: sso.AccountID, IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
 	return sso, nil
+}
+
+// endSession ends one SSO session: the session row, the grants made in it,
+// and (by back-channel logout) the relying parties that received tokens in
+// it. The clients are listed before anything is deleted.
+func (s *Server) endSession(ctx context.Context, sid, accountID string) error {
+	clients, err := s.Provider.Store.ClientsOfSession(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if err := s.Sessions.Delete(ctx, sid); err != nil {
+		return err
+	}
+	if err := s.Provider.Store.RevokeSession(ctx, sid); err != nil {
+		return err
+	}
+	if s.Notifier != nil && len(clients) > 0 {
+		s.Notifier.Notify(ctx, clients, accountID, sid)
+	}
+	return nil
 }
 
 func bindJSON(c echo.Context, v any) error {
@@ -328,5 +338,3 @@ func bindJSON(c echo.Context, v any) error {
 	}
 	return nil
 }
-
-var _ = context.Background
