@@ -82,6 +82,12 @@ func (s *Server) sendCode(c echo.Context, raw string, purpose otp.Purpose) (stri
 		s.metrics.smsSent.WithLabelValues(string(purpose), "invalid_phone").Inc()
 		return "", 0, err
 	}
+	if s.Challenge != nil {
+		if err := s.Challenge.Check(c); err != nil {
+			s.metrics.smsSent.WithLabelValues(string(purpose), "challenge_failed").Inc()
+			return "", 0, &userError{status: http.StatusBadRequest, code: "challenge_failed", msg: "请先完成人机验证", cause: err}
+		}
+	}
 	retry, err := s.OTP.Send(ctx, e164, purpose, c.RealIP())
 	result := "sent"
 	if err != nil {
@@ -123,7 +129,10 @@ func reasonOf(err error) string {
 }
 
 func sendErrorStatus(err error) (int, string) {
+	var ue *userError
 	switch {
+	case errors.As(err, &ue):
+		return ue.status, ue.msg
 	case errors.Is(err, phone.ErrInvalid):
 		return http.StatusBadRequest, phone.UserMessage
 	case errors.Is(err, otp.ErrRateLimited):

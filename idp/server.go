@@ -53,6 +53,15 @@ type Identities interface {
 	Identity(ctx context.Context, accountID string) (*Identity, error)
 }
 
+// Challenger checks a human-verification answer (a graphical captcha, a
+// slider) before an SMS code is sent, the one place an SMS-bombing storm
+// can be stopped before it costs money. Implementations read their answer
+// from the request (a header such as X-Xszz-Challenge, or a form field of
+// the login page) and return an error to refuse.
+type Challenger interface {
+	Check(c echo.Context) error
+}
+
 // OrgPather gives the materialised path of a unit ("/000000/320000/").
 type OrgPather interface {
 	PathOf(ctx context.Context, id string) (string, error)
@@ -90,6 +99,8 @@ type Deps struct {
 	Audit        Auditor // may be nil
 	// OrgPaths locates audited accounts in the tree; may be nil.
 	OrgPaths OrgPather
+	// Challenge runs before every SMS code is sent; nil sends without one.
+	Challenge Challenger
 	// Notifier tells relying parties about ended sessions (back-channel
 	// logout); may be nil.
 	Notifier Notifier
