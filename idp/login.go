@@ -89,12 +89,15 @@ func (s *Server) sendCode(c echo.Context, raw string, purpose otp.Purpose) (stri
 		}
 	}
 	retry, err := s.OTP.Send(ctx, e164, purpose, c.RealIP())
+	// The refusing limit is a label, so the deployment-wide budget being
+	// hit (an SMS-bombing storm) can be alerted on: result="refused_global".
 	result := "sent"
-	if err != nil {
-		result = "refused"
-		if !errors.Is(err, otp.ErrRateLimited) {
-			result = "error"
-		}
+	var rl *otp.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		result = "refused_" + rl.Scope
+	case err != nil:
+		result = "error"
 	}
 	s.metrics.smsSent.WithLabelValues(string(purpose), result).Inc()
 	s.audit(ctx, audit.Event{Type: "sms.sent", Result: resultOf(err), Reason: reasonOf(err), SubjectID: audit.MaskPhone(e164),
