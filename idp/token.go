@@ -56,6 +56,14 @@ func (s *Server) token(c echo.Context) error {
 			ar.SetID(id.String())
 		}
 	case ar.GetGrantTypes().ExactOne("authorization_code"), ar.GetGrantTypes().ExactOne("refresh_token"):
+		// The refresh handler gives the request a clone of the stored
+		// session, not the prototype passed in: restate the claims on the
+		// session fosite will issue from.
+		issued, ok := ar.GetSession().(*oauth.Session)
+		if !ok {
+			return s.accessError(c, ar, fosite.ErrServerError.WithHintf("unexpected session type %T", ar.GetSession()))
+		}
+		sess = issued
 		// The account may have been disabled, moved or lost a grant since
 		// the code or refresh token was issued: check it and restate the
 		// claims as they are now.

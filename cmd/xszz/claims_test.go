@@ -52,6 +52,22 @@ func TestOrgClaimInEveryToken(t *testing.T) {
 			}
 		}
 
+		// A refresh restates the claims as they are now: a renamed unit
+		// shows its new name in the new tokens.
+		if err := sys.app.Orgs.Update(ctx, "320100", func(o *org.Org) error { o.Name = "南京市教育局学生资助中心"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := c.refresh(tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		for name, raw := range map[string]string{"access token": fresh.AccessToken, "ID token": fresh.Extra("id_token").(string)} {
+			o, _ := payload(t, raw)["org"].(map[string]any)
+			if o["name"] != "南京市教育局学生资助中心" {
+				t.Errorf("refreshed %s names the unit %v, want its new name", name, o["name"])
+			}
+		}
+
 		plain := sys.newRP(t)
 		plain.oauth.Scopes = []string{oidc.ScopeOpenID, "profile"}
 		tok, idt = plain.signIn(sys.browser(t), p)

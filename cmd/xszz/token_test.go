@@ -302,9 +302,14 @@ func TestTokenEndpoint(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("narrowing refresh: %s", r)
 			}
-			_, claims := jwtParts(t, r.json(t)["access_token"].(string))
+			body := r.json(t)
+			_, claims := jwtParts(t, body["access_token"].(string))
 			if claims["scope"] != "openid offline_access" {
 				t.Fatalf("narrowed access token scope %q", claims["scope"])
+			}
+			_, id := jwtParts(t, body["id_token"].(string))
+			if _, ok := id["name"]; ok {
+				t.Fatalf("the ID token of a refresh narrowed to openid still carries name: %v", id)
 			}
 		})
 
