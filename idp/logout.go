@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,9 +27,14 @@ func (s *Server) logout(c echo.Context) error {
 
 	var hintSub string
 	if hint != "" {
-		claims, _, err := s.Provider.Signer.Verify(ctx, hint)
+		claims, header, err := s.Provider.Signer.Verify(ctx, hint)
 		if err != nil && !errors.Is(err, oauth.ErrExpired) {
 			return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "退出请求无效（id_token_hint 无法验证）", cause: err}
+		}
+		// Only an ID token is a hint: an access token in a resource
+		// server's hands must not sign its holder out.
+		if typ, _ := header["typ"].(string); typ != "" && !strings.EqualFold(typ, "JWT") {
+			return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "退出请求无效（id_token_hint 不是 ID 令牌）"}
 		}
 		if iss, _ := claims["iss"].(string); iss != s.Config.Issuer {
 			return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "退出请求无效（id_token_hint 非本系统签发）"}

@@ -467,6 +467,9 @@ func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.notSelf(a, acc); err != nil {
+		return err
+	}
 	if !acc.Active() {
 		return invalid("账号未启用，不能授权")
 	}
@@ -493,6 +496,9 @@ func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 func (s *Service) Revoke(ctx context.Context, a Actor, id, app string) error {
 	acc, err := s.target(ctx, a, id)
 	if err != nil {
+		return err
+	}
+	if err := s.notSelf(a, acc); err != nil {
 		return err
 	}
 	had, err := s.Grants.Revoke(ctx, nil, acc.ID, app)

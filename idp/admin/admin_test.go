@@ -136,6 +136,14 @@ func TestStaffAndDisabledAdminsManageNothing(t *testing.T) {
 		if _, err := f.svc.Disable(ctx, self, f.admins["320000"].ID); !errors.Is(err, admin.ErrForbidden) {
 			t.Fatalf("admin disabled itself: %v", err)
 		}
+		// Access to the cockpit takes a second person: an admin cannot
+		// grant it to, or take it from, its own account.
+		if err := f.svc.Grant(ctx, self, f.admins["320000"].ID, grant.Cockpit); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("admin granted itself the cockpit: %v", err)
+		}
+		if err := f.svc.Revoke(ctx, self, f.admins["320000"].ID, grant.Cockpit); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("admin revoked its own grant: %v", err)
+		}
 	})
 }
 

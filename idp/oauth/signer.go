@@ -197,6 +197,11 @@ func numeric(v any) (int64, bool) {
 // Decode implements jwt.Signer for fosite's id_token_hint checks.
 func (s *Signer) Decode(ctx context.Context, token string) (*jwt.Token, error) {
 	claims, header, err := s.Verify(ctx, token)
+	// Fosite decodes id_token_hint with it: an access or logout token of
+	// this IdP is no ID token.
+	if typ, _ := header["typ"].(string); err == nil && typ != "" && !strings.EqualFold(typ, "JWT") {
+		err = fmt.Errorf("%w: typ %q is not an ID token", ErrMalformed, typ)
+	}
 	switch {
 	case errors.Is(err, ErrExpired):
 		return &jwt.Token{Header: header, Claims: normalise(claims)}, &jwt.ValidationError{Errors: jwt.ValidationErrorExpired, Inner: err}
