@@ -45,16 +45,15 @@ func (s *Server) loginData(c echo.Context, flowToken, phoneNumber string, sent b
 func (s *Server) loginSendForm(c echo.Context) error {
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxBody)
 	raw, flowToken := c.FormValue("phone"), c.FormValue("flow")
-	e164, retry, err := s.sendCode(c, raw, otp.PurposeLogin)
+	e164, _, err := s.sendCode(c, raw, otp.PurposeLogin)
 	if err != nil {
 		status, msg := sendErrorStatus(err)
 		return s.render(c, status, "login.html", s.loginData(c, flowToken, raw, false, msg, ""))
 	}
-	notice := "验证码已发送，" + strconv.Itoa(int(otp.DefaultConfig().CodeTTL/time.Minute)) + " 分钟内有效。"
-	_ = retry
 	// The number goes back into the forms as typed: the code form posts it
 	// again. Only the notice shows it masked.
-	notice = "验证码已发送至 " + phone.Mask(e164) + "，" + notice[len("验证码已发送，"):]
+	minutes := max(1, int(s.OTP.CodeTTL()/time.Minute))
+	notice := "验证码已发送至 " + phone.Mask(e164) + "，" + strconv.Itoa(minutes) + " 分钟内有效。"
 	return s.render(c, http.StatusOK, "login.html", s.loginData(c, flowToken, raw, true, "", notice))
 }
 

@@ -3,7 +3,6 @@ package idp
 import (
 	"embed"
 	"html/template"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 )
@@ -27,5 +26,3 @@ func (s *Server) render(c echo.Context, status int, name string, data map[string
 	}
 	return nil
 }
-
-var _ = http.StatusOK

@@ -79,7 +79,6 @@ func (s *Server) token(c echo.Context) error {
 			if err := narrowScopes(ar); err != nil {
 				return s.accessError(c, ar, err)
 			}
-			cl := ar.GetClient()
 			if req, ok := ar.(*fosite.AccessRequest); ok {
 				kept := fosite.Arguments{}
 				for _, sc := range req.GrantedScope {
@@ -90,7 +89,6 @@ func (s *Server) token(c echo.Context) error {
 				}
 				req.GrantedScope = kept
 			}
-			_ = cl
 		}
 		s.fillClaims(sess, id, ar.GetGrantedScopes())
 		// fosite keeps these from the first issue; a new ID token needs new ones.

@@ -238,6 +238,9 @@ func New(store Store, sender sms.Sender, cfg Config, now func() time.Time, log *
 	return &Service{store: store, sender: sender, cfg: cfg, now: now, log: log}
 }
 
+// CodeTTL is how long a code lives, as configured (after the ceiling).
+func (s *Service) CodeTTL() time.Duration { return s.cfg.CodeTTL }
+
 // key derives a store key. Phones and IPs are personal data (PIPL), so the
 // store only sees keyed hashes of them.
 func (s *Service) key(kind string, parts ...string) string {
