@@ -3,9 +3,9 @@ package idp
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/ory/fosite"
 
 	"github.com/xszz/xszz/idp/audit"
 )
@@ -38,7 +38,7 @@ func (s *Server) consentPage(c echo.Context) error {
 		return &userError{status: http.StatusBadRequest, code: "invalid_client", msg: "未知的应用", cause: err}
 	}
 	var names []string
-	for _, sc := range fosite.RemoveEmpty(splitScopes(q.Get("scope"))) {
+	for _, sc := range strings.Fields(q.Get("scope")) {
 		if n, ok := scopeNames[sc]; ok && (sc != "cockpit" || id.HasGrant("cockpit")) {
 			names = append(names, n)
 		}
@@ -74,7 +74,7 @@ func (s *Server) consentSubmit(c echo.Context) error {
 		u.RawQuery = rq.Encode()
 		return c.Redirect(http.StatusSeeOther, u.String())
 	}
-	if err := s.Provider.Store.SaveConsent(ctx, id.Account.ID, cl.ID, splitScopes(q.Get("scope"))); err != nil {
+	if err := s.Provider.Store.SaveConsent(ctx, id.Account.ID, cl.ID, strings.Fields(q.Get("scope"))); err != nil {
 		return internal(err)
 	}
 	s.audit(ctx, audit.Event{Type: "consent.granted", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
@@ -83,29 +83,4 @@ func (s *Server) consentSubmit(c echo.Context) error {
 	q.Del("prompt")
 	resumed := s.sealFlow(flow{Query: q.Encode(), RequestedAt: f.RequestedAt, Stale: f.Stale})
 	return c.Redirect(http.StatusSeeOther, "/oauth2/auth/resume?flow="+url.QueryEscape(resumed))
-}
-
-func splitScopes(s string) []string {
-	return fosite.RemoveEmpty(splitSpace(s))
-}
-
-func splitSpace(s string) []string {
-	var out []string
-	start := -1
-	for i, r := range s {
-		if r == ' ' {
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
-	}
-	if start >= 0 {
-		out = append(out, s[start:])
-	}
-	return out
 }

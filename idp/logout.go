@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -44,7 +45,7 @@ func (s *Server) logout(c echo.Context) error {
 		if clientID == "" && len(aud) == 1 {
 			clientID = aud[0]
 		}
-		if clientID != "" && !contains(aud, clientID) {
+		if clientID != "" && !slices.Contains(aud, clientID) {
 			return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "退出请求无效（client_id 与 id_token_hint 不符）"}
 		}
 	}
@@ -114,13 +115,4 @@ func audienceOf(v any) []string {
 		return out
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
