@@ -19,7 +19,7 @@ import (
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/idp/totp"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // maxBody bounds what the sign-in endpoints read.

@@ -26,7 +26,7 @@ import (
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/idp/totp"
 )
 

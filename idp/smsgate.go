@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/account"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // SMSGate delivers sign-in codes only to numbers that have an account that

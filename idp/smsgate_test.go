@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/account"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // blockedSender stands for a gateway that has not answered yet: it holds

@@ -14,7 +14,7 @@ import (
 
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/client"
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 func auditQuery(subject, typ string) audit.Query { return audit.Query{SubjectID: subject, Type: typ} }

@@ -14,7 +14,7 @@ import (
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/phone"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // accountsImportCmd is `xszz accounts import FILE.csv`: bulk provisioning

@@ -32,9 +32,10 @@ import (
 	"github.com/xszz/xszz/idp/otp/redisstore"
 	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sms/smsmetrics"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sms/smsmetrics"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/migrations"
 	"github.com/xszz/xszz/idp/totp"
 )
 
@@ -127,7 +128,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		}
 	}()
 	if cfg.Database.Migrate {
-		if err := db.Migrate(ctx); err != nil {
+		if err := db.Migrate(ctx, migrations.All()...); err != nil {
 			return nil, err
 		}
 	}

@@ -27,8 +27,8 @@ import (
 	"github.com/xszz/xszz/cmd/xszz/loadgen"
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // benchTargets are issue 2's goals on SQLite, requests per second.

@@ -9,7 +9,7 @@ import (
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/phone"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 func (c *cli) grantsCmd() *cobra.Command {

@@ -34,8 +34,8 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 const envRedis = "XSZZ_TEST_REDIS_URL"

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // TestStatelessNodes: two nodes on one PostgreSQL and one Redis serve one

@@ -13,7 +13,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 // registerCode asks for a registration code for a number.

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sms/smsmetrics"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sms/smsmetrics"
 )
 
 // smsGateways are the providers that reach real phones.

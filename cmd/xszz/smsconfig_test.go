@@ -14,8 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sms/smsmetrics"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sms/smsmetrics"
 )
 
 func writeConfig(t *testing.T, yaml string) string {

@@ -20,8 +20,8 @@ import (
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Error is a refusal with a message for people (Simplified Chinese) and a

@@ -13,9 +13,9 @@ import (
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sms"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // tree: the ministry, Jiangsu › Nanjing › Xuanwu › a school › a

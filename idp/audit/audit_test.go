@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/audit"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)

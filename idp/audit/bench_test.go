@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/audit"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // BenchmarkRecord measures appends one caller at a time ("serial") and

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/audit"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 func TestMaskPhone(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // TamperError reports the first broken link of the chain.

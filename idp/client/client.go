@@ -24,7 +24,7 @@ import (
 	josev3 "github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Token endpoint authentication methods (OIDC Core §9).

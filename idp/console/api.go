@@ -17,7 +17,7 @@ import (
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // maxJSON bounds an admin API request body.

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/account"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // call sends an admin API request with a bearer token (none when empty)

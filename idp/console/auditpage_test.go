@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/audit"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // The audit page shows events of the admin's subtree and nothing beside it.

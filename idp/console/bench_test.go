@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // BenchmarkConsoleSearch100k times the console's account pages, end to

@@ -27,7 +27,7 @@ import (
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 const issuer = "https://idp.example.test"

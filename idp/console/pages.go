@@ -16,7 +16,7 @@ import (
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // maxForm bounds what a console form may post.

@@ -12,8 +12,8 @@ import (
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/console"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // Only signed-in, active admins reach the console, and its pages are

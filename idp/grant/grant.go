@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Cockpit is the grant that opens the data cockpit.

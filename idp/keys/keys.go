@@ -71,7 +71,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Config says how keys are protected and how often they change.

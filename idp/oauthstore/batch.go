@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Every token request stores a row, and on SQLite each commit rewrites the

@@ -13,7 +13,7 @@ import (
 
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/oauthstore"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 type anyClient struct{}

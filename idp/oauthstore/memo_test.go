@@ -8,8 +8,8 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // Within one token request the code is read from the database once, and

@@ -25,7 +25,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/storage"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Kinds of stored requests.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/org/orggen"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // BenchmarkImport600k imports a generated national-size file (600,000

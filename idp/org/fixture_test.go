@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // clock is a settable test clock.

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 const header = org.ImportHeader + "\n"

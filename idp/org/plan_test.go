@@ -7,8 +7,8 @@ import (
 
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/org/orggen"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // TestSubtreeQueriesUseTheIndex imports a generated 30,000-unit tree in

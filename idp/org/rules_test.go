@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 // unitKinds are the nine kinds of unit, each a level and a kind.

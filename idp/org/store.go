@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // ErrNotFound is returned when an organisation does not exist; it matches

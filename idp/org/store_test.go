@@ -11,8 +11,8 @@ import (
 
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/org/data"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 func TestSeed(t *testing.T) {

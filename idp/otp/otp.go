@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/phone"
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 // Purpose binds a code to what it was requested for: a login code cannot

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/idcard"
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // ErrIDNumberTaken means another account holds the same ID number.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/xszz/xszz/idp/idcard"
 	"github.com/xszz/xszz/idp/profile"
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
 
 func TestStore(t *testing.T) {

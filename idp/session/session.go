@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Session is one signed-in browser.

@@ -13,8 +13,8 @@ import (
 	pq "github.com/pquerna/otp"
 	ptotp "github.com/pquerna/otp/totp"
 
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 	"github.com/xszz/xszz/idp/totp"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/otp"
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 // codeBox keeps the last code per phone, forgetting it once read, so a

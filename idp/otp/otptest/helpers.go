@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 // Clock is a manual clock for tests: time only moves when Advance is

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/migrations"
 )
 
 func openFile(t *testing.T, path string) *sqldb.DB {
@@ -30,7 +31,7 @@ func TestSQLiteWritersQueue(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	a, b := openFile(t, path), openFile(t, path)
 	ctx := context.Background()
-	if err := a.Migrate(ctx); err != nil {
+	if err := a.Migrate(ctx, migrations.All()...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.ExecContext(ctx, `INSERT INTO oauth_jtis (jti, expires_at) VALUES ('counter', 0)`); err != nil {
@@ -86,7 +87,7 @@ func TestSQLiteWritersQueue(t *testing.T) {
 func TestSQLiteWaitingWriterHonoursContext(t *testing.T) {
 	db := openFile(t, filepath.Join(t.TempDir(), "x.db"))
 	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
+	if err := db.Migrate(ctx, migrations.All()...); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := db.BeginTx(ctx, nil)

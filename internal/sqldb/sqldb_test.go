@@ -5,18 +5,19 @@ import (
 	"os"
 	"testing"
 
-	"github.com/xszz/xszz/idp/sqldb"
-	"github.com/xszz/xszz/idp/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
+	"github.com/xszz/xszz/migrations"
 )
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		if err := db.Migrate(ctx); err != nil {
+		if err := db.Migrate(ctx, migrations.All()...); err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
 		var n int
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM idp_schema_migrations`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 0 {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 var sentAt = time.Date(2025, 3, 1, 8, 30, 0, 0, time.FixedZone("CST", 8*3600))

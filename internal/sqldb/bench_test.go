@@ -7,7 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/migrations"
 )
 
 // BenchmarkSQLiteInsert measures autocommit inserts of token-sized rows
@@ -20,7 +21,7 @@ func BenchmarkSQLiteInsert(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	if err := db.Migrate(ctx, migrations.All()...); err != nil {
 		b.Fatal(err)
 	}
 	data := string(make([]byte, 600))

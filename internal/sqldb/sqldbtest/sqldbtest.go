@@ -1,7 +1,8 @@
 // Package sqldbtest runs a test against every database backend: an
 // embedded SQLite file always, and PostgreSQL when XSZZ_TEST_POSTGRES_URL
-// names a server. Each run gets a fresh, migrated database (a temporary
-// file, or a schema of its own on PostgreSQL) so tests can run in parallel.
+// names a server. Each run gets a fresh database migrated with every
+// part's schema (a temporary file, or a schema of its own on PostgreSQL)
+// so tests can run in parallel.
 package sqldbtest
 
 import (
@@ -13,7 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/xszz/xszz/idp/sqldb"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/migrations"
 )
 
 // EnvPostgres names the environment variable with the test server's URL.
@@ -38,7 +40,7 @@ func OpenSQLite(t testing.TB) *sqldb.DB {
 		t.Fatalf("open sqlite: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
+	if err := db.Migrate(context.Background(), migrations.All()...); err != nil {
 		t.Fatalf("migrate sqlite: %v", err)
 	}
 	return db
@@ -87,7 +89,7 @@ func OpenPostgres(t testing.TB) *sqldb.DB {
 		t.Fatalf("open postgres: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
+	if err := db.Migrate(context.Background(), migrations.All()...); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}
 	return db

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xszz/xszz/idp/sms"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 type fakeSender struct {

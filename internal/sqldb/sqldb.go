@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,7 +26,6 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/xszz/xszz/migrations"
 )
 
 // Dialect names the SQL flavour of a database.
@@ -236,10 +236,28 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
-// Migrate applies the migrations of the database's dialect that have not
+// Schema is the migrations of one part of the system (the IdP, the office
+// system, the cockpit). Each part keeps its own record of what was applied
+// (table NAME_schema_migrations), so parts never interleave by file number
+// and a part can run alone on a database of its own.
+type Schema struct {
+	// Name is a short identifier ("idp"); it names the record table.
+	Name string
+	// Files holds one folder per dialect: sqlite/*.sql and postgres/*.sql,
+	// applied in lexical order. A released file never changes.
+	Files fs.FS
+	// Legacy names a record table of an older layout whose rows are
+	// this part's files (the IdP's "schema_migrations" from before the
+	// split); they are adopted on the first run so nothing re-runs.
+	Legacy string
+}
+
+func (s Schema) table() string { return s.Name + "_schema_migrations" }
+
+// Migrate applies the migrations of each schema, in order, that have not
 // run yet. Several processes may start at once: PostgreSQL serialises them
 // with an advisory lock, SQLite with its write lock.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context, schemas ...Schema) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -252,45 +270,131 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(2021161338)`)
 	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	for _, s := range schemas {
+		if err := db.migrate(ctx, conn, s); err != nil {
+			return fmt.Errorf("migrate %s: %w", s.Name, err)
+		}
 	}
-	names, err := fs.Glob(migrations.FS, string(db.Dialect)+"/*.sql")
+	return nil
+}
+
+func (db *DB) migrate(ctx context.Context, conn *sql.Conn, s Schema) error {
+	if !validName(s.Name) {
+		return fmt.Errorf("schema name %q: want lower-case letters", s.Name)
+	}
+	table := s.table()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create %s: %w", table, err)
+	}
+	names, err := fs.Glob(s.Files, string(db.Dialect)+"/*.sql")
 	if err != nil {
-		return fmt.Errorf("migrate: list: %w", err)
+		return fmt.Errorf("list: %w", err)
 	}
 	sort.Strings(names)
+	if s.Legacy != "" {
+		if err := db.adoptLegacy(ctx, conn, s, names); err != nil {
+			return err
+		}
+	}
 	for _, name := range names {
-		base := strings.TrimSuffix(filepath.Base(name), ".sql")
+		base := strings.TrimSuffix(path.Base(name), ".sql")
 		var one int
-		err := conn.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE name = $1`, base).Scan(&one)
+		err := conn.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE name = $1`, base).Scan(&one)
 		if err == nil {
 			continue
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("migrate: check %s: %w", base, err)
+			return fmt.Errorf("check %s: %w", base, err)
 		}
-		body, err := fs.ReadFile(migrations.FS, name)
+		body, err := fs.ReadFile(s.Files, name)
 		if err != nil {
-			return fmt.Errorf("migrate: read %s: %w", base, err)
+			return fmt.Errorf("read %s: %w", base, err)
 		}
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("migrate: begin %s: %w", base, err)
+			return fmt.Errorf("begin %s: %w", base, err)
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("migrate: apply %s: %w", base, err)
+			return fmt.Errorf("apply %s: %w", base, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)`, base, time.Now().Unix()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (name, applied_at) VALUES ($1, $2)`, base, time.Now().Unix()); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("migrate: record %s: %w", base, err)
+			return fmt.Errorf("record %s: %w", base, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate: commit %s: %w", base, err)
+			return fmt.Errorf("commit %s: %w", base, err)
 		}
 	}
 	return nil
+}
+
+// adoptLegacy copies the rows of the old shared record that name files of
+// this schema into the schema's own record, once: a database built before
+// each part had its own record upgrades without re-running anything.
+func (db *DB) adoptLegacy(ctx context.Context, conn *sql.Conn, s Schema, names []string) error {
+	if !validName(s.Legacy) {
+		return fmt.Errorf("legacy table %q: want lower-case letters", s.Legacy)
+	}
+	exists, err := db.tableExists(ctx, conn, s.Legacy)
+	if err != nil || !exists {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("adopt %s: %w", s.Legacy, err)
+	}
+	defer tx.Rollback()
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".sql")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.table()+` (name, applied_at)
+			SELECT name, applied_at FROM `+s.Legacy+` WHERE name = $1
+			AND NOT EXISTS (SELECT 1 FROM `+s.table()+` WHERE name = $1)`, base); err != nil {
+			return fmt.Errorf("adopt %s from %s: %w", base, s.Legacy, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.Legacy+` WHERE name = $1`, base); err != nil {
+			return fmt.Errorf("adopt %s from %s: %w", base, s.Legacy, err)
+		}
+	}
+	var left int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+s.Legacy).Scan(&left); err != nil {
+		return fmt.Errorf("adopt %s: %w", s.Legacy, err)
+	}
+	if left == 0 {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE `+s.Legacy); err != nil {
+			return fmt.Errorf("drop %s: %w", s.Legacy, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("adopt %s: %w", s.Legacy, err)
+	}
+	return nil
+}
+
+func (db *DB) tableExists(ctx context.Context, q Querier, name string) (bool, error) {
+	var n int
+	var err error
+	if db.Dialect == Postgres {
+		err = q.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`, name).Scan(&n)
+	} else {
+		err = q.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1`, name).Scan(&n)
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for table %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // Ping checks that the database answers; used by /readyz.
