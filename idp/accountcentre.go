@@ -19,8 +19,8 @@ import (
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/idp/totp"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 // The account centre (/account): what a person can see and do about their

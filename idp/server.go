@@ -26,8 +26,8 @@ import (
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/session"
-	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/idp/totp"
+	"github.com/xszz/xszz/internal/sms"
 )
 
 // Config holds the HTTP-level settings.

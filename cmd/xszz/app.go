@@ -32,11 +32,11 @@ import (
 	"github.com/xszz/xszz/idp/otp/redisstore"
 	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/totp"
 	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/internal/sms/smsmetrics"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/migrations"
-	"github.com/xszz/xszz/idp/totp"
 )
 
 // App is the wired system: every store and service, built once from the

@@ -13,9 +13,9 @@ import (
 	pq "github.com/pquerna/otp"
 	ptotp "github.com/pquerna/otp/totp"
 
+	"github.com/xszz/xszz/idp/totp"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
-	"github.com/xszz/xszz/idp/totp"
 )
 
 type clock struct {

@@ -25,7 +25,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
 )
 
 // Dialect names the SQL flavour of a database.
