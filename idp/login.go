@@ -14,8 +14,8 @@ import (
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/otp"
-	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/xszz/xszz/idp/idcard"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/otp"
-	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/profile"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
 

@@ -21,9 +21,9 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/audit"
-	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/idp/totp"
+	"github.com/xszz/xszz/internal/phone"
 )
 
 // Who must pass a second factor after the SMS code (idp.totp_required_for).

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xszz/xszz/idp/account"
-	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
 

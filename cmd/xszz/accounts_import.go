@@ -13,7 +13,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
-	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
 

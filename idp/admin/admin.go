@@ -18,8 +18,8 @@ import (
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/internal/sqldb"
 )

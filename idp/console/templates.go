@@ -5,7 +5,7 @@ import (
 	"html/template"
 	"time"
 
-	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/internal/phone"
 )
 
 //go:embed templates/*.html

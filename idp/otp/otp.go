@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sms"
 )
 

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/internal/phone"
 )
 
 // Failover sends through Primary and, when it fails or times out, through

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/xszz/xszz/idp/phone"
+	"github.com/xszz/xszz/internal/phone"
 )
 
 var e164 = regexp.MustCompile(`^\+861(?:3\d|4[5-9]|5[0-35-9]|6[25-7]|7[0-8]|8\d|9[0-35-9])\d{8}$`)
