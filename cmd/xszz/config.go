@@ -38,6 +38,11 @@ type Config struct {
 		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
 		TOTPRequiredFor string        `mapstructure:"totp_required_for"`
 	} `mapstructure:"idp"`
+	Office  RelyingParty `mapstructure:"office"`
+	Cockpit RelyingParty `mapstructure:"cockpit"`
+	Ops     struct {
+		Listen string `mapstructure:"listen"`
+	} `mapstructure:"ops"`
 	Keys struct {
 		EncryptionKey string        `mapstructure:"encryption_key"`
 		RotateEvery   time.Duration `mapstructure:"rotate_every"`
@@ -87,6 +92,25 @@ type Config struct {
 	} `mapstructure:"log"`
 }
 
+// RelyingParty is the configuration of the office system or the cockpit:
+// each is a service of its own, signing people in through the IdP.
+type RelyingParty struct {
+	Listen string `mapstructure:"listen"`
+	// URL is the public URL; redirect, post-logout and back-channel
+	// logout URIs are registered under it.
+	URL string `mapstructure:"url"`
+	// Issuer is the IdP to trust; empty means idp.issuer.
+	Issuer string `mapstructure:"issuer"`
+	// ClientID and ClientSecret are the service's credentials at the IdP.
+	// Empty while the IdP runs in the same process: the service is then
+	// registered as a built-in client on the first start, its secret
+	// derived from idp.secret.
+	ClientID     string `mapstructure:"client_id"`
+	ClientSecret string `mapstructure:"client_secret"`
+	// Files is where the office keeps attachments (office only).
+	Files string `mapstructure:"files"`
+}
+
 // defaults are the embedded development set-up: SQLite under ./data,
 // in-process cache, codes to ./data/sms-outbox.jsonl and the log.
 var defaults = map[string]any{
@@ -104,6 +128,18 @@ var defaults = map[string]any{
 	"idp.session_idle":             "30m",
 	"idp.session_absolute":         "12h",
 	"idp.totp_required_for":        "admin",
+	"office.listen":                "127.0.0.1:8081",
+	"office.url":                   "http://127.0.0.1:8081",
+	"office.issuer":                "",
+	"office.client_id":             "",
+	"office.client_secret":         "",
+	"office.files":                 "data/office-files",
+	"cockpit.listen":               "127.0.0.1:8082",
+	"cockpit.url":                  "http://127.0.0.1:8082",
+	"cockpit.issuer":               "",
+	"cockpit.client_id":            "",
+	"cockpit.client_secret":        "",
+	"ops.listen":                   "127.0.0.1:9090",
 	"keys.encryption_key":          "",
 	"keys.rotate_every":            "0s",
 	"sms.provider":                 "file",
@@ -190,6 +226,11 @@ func (c *Config) validate() error {
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		return errors.New("config idp.issuer: http is only allowed on loopback hosts (development); use https")
 	}
+	for name, rp := range map[string]*RelyingParty{"office": &c.Office, "cockpit": &c.Cockpit} {
+		if err := rp.validate(name, c.IdP.Issuer); err != nil {
+			return err
+		}
+	}
 	if !strings.HasPrefix(c.Database.URL, "sqlite://") && !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
 		return errors.New("config database.url: must start with sqlite:// or postgres://")
 	}
@@ -236,6 +277,26 @@ func (c *Config) validate() error {
 	}
 	if c.Keys.RotateEvery < 0 {
 		return errors.New("config keys.rotate_every: must not be negative")
+	}
+	return nil
+}
+
+func (rp *RelyingParty) validate(name, idpIssuer string) error {
+	if rp.Issuer == "" {
+		rp.Issuer = idpIssuer
+	}
+	rp.URL = strings.TrimSuffix(rp.URL, "/")
+	for key, raw := range map[string]string{"url": rp.URL, "issuer": rp.Issuer} {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config %s.%s: must be an absolute http(s) URL without query or fragment, such as https://office.xszz.example", name, key)
+		}
+		if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("config %s.%s: http is only allowed on loopback hosts (development); use https", name, key)
+		}
+	}
+	if (rp.ClientID == "") != (rp.ClientSecret == "") {
+		return fmt.Errorf("config %s.client_id and %s.client_secret: set both or neither", name, name)
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
+	go func() { done <- a.serve(ctx, listeners{idp: ln}) }()
 	stop = func() error {
 		// Idle keep-alive connections would hold the graceful shutdown.
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
