@@ -5,11 +5,13 @@
 run:
 	go run ./cmd/xszz serve
 
-# Every test of the main module and of the SDK module. PostgreSQL and Redis
-# tests run when XSZZ_TEST_POSTGRES_URL / XSZZ_TEST_REDIS_URL are set.
+# Every test of the main module, the SDK module and its nested echomw module.
+# PostgreSQL and Redis tests run when XSZZ_TEST_POSTGRES_URL /
+# XSZZ_TEST_REDIS_URL are set.
 test:
 	go test ./...
 	cd sdk && go test ./...
+	cd sdk/echomw && go test ./...
 
 bench:
 	go run ./cmd/xszz bench
@@ -17,4 +19,5 @@ bench:
 vet:
 	go vet ./...
 	cd sdk && go vet ./...
+	cd sdk/echomw && go vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)"
