@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xszz/xszz/internal/testenv"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/xszz/xszz/idp/account"
@@ -104,10 +106,7 @@ func startPortal(t *testing.T, sys *system) (base string, store *recordingStore)
 func newChromium(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("browser test cannot run under CI: %s not found", chromium)
-		}
-		t.Skipf("browser test skipped: %s not found (apt-get install chromium)", chromium)
+		testenv.Missing(t, testenv.GroupBrowser, chromium+" not found (apt-get install chromium fonts-noto-cjk)")
 	}
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
