@@ -39,7 +39,7 @@ at office.issuer / cockpit.issuer with office.client_id / cockpit.client_id.`,
 			if err != nil {
 				return err
 			}
-			a, err := assemble(ctx, cfg, newLogger(cfg, c.log), serve, buildOptions{})
+			a, err := assemble(ctx, cfg, c.logger(cfg), serve, buildOptions{})
 			if err != nil {
 				return err
 			}
