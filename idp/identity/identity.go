@@ -1,4 +1,6 @@
-package idp
+// Package identity assembles what tokens and pages say about an account:
+// the account, its unit claim and its application grants.
+package identity
 
 import (
 	"context"

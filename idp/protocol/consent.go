@@ -1,4 +1,4 @@
-package idp
+package protocol
 
 import (
 	"net/http"
@@ -8,6 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/idpweb"
+	"github.com/xszz/xszz/internal/web"
 )
 
 // scopeNames tells people in plain words what a scope shares.
@@ -21,21 +23,21 @@ var scopeNames = map[string]string{
 	"admin":          "管理权限",
 }
 
-func (s *Server) consentPage(c echo.Context) error {
+func (s *Protocol) consentPage(c echo.Context) error {
 	tok := c.QueryParam("flow")
 	ctx := c.Request().Context()
-	f, err := s.openFlow(tok)
+	f, err := s.Flows.Open(tok)
 	if err != nil {
-		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权流程已过期，请返回原应用重新登录", cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "授权流程已过期，请返回原应用重新登录", Cause: err}
 	}
-	sso, id := s.currentSession(c)
+	sso, id := s.Browser.Current(c)
 	if sso == nil {
 		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(tok))
 	}
 	q, _ := url.ParseQuery(f.Query)
 	cl, err := s.Clients.Get(ctx, q.Get("client_id"))
 	if err != nil {
-		return &userError{status: http.StatusBadRequest, code: "invalid_client", msg: "未知的应用", cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_client", Message: "未知的应用", Cause: err}
 	}
 	var names []string
 	for _, sc := range strings.Fields(q.Get("scope")) {
@@ -43,17 +45,17 @@ func (s *Server) consentPage(c echo.Context) error {
 			names = append(names, n)
 		}
 	}
-	return s.render(c, http.StatusOK, "consent.html", map[string]any{"Title": "授权确认", "ClientName": cl.Name, "Scopes": names, "Flow": tok})
+	return idpweb.Render(c, http.StatusOK, "consent.html", map[string]any{"Title": "授权确认", "ClientName": cl.Name, "Scopes": names, "Flow": tok})
 }
 
-func (s *Server) consentSubmit(c echo.Context) error {
+func (s *Protocol) consentSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	tok := c.FormValue("flow")
-	f, err := s.openFlow(tok)
+	f, err := s.Flows.Open(tok)
 	if err != nil {
-		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权流程已过期，请返回原应用重新登录", cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "授权流程已过期，请返回原应用重新登录", Cause: err}
 	}
-	sso, id := s.currentSession(c)
+	sso, id := s.Browser.Current(c)
 	if sso == nil {
 		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(tok))
 	}
@@ -63,11 +65,11 @@ func (s *Server) consentSubmit(c echo.Context) error {
 		return err
 	}
 	if c.FormValue("decision") != "allow" {
-		s.audit(ctx, audit.Event{Type: "consent.denied", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
+		s.Events.Record(ctx, audit.Event{Type: "consent.denied", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
 		u, _ := url.Parse(q.Get("redirect_uri"))
 		rq := u.Query()
 		rq.Set("error", "access_denied")
-		rq.Set("iss", s.Config.Issuer)
+		rq.Set("iss", s.Issuer)
 		if st := q.Get("state"); st != "" {
 			rq.Set("state", st)
 		}
@@ -75,12 +77,12 @@ func (s *Server) consentSubmit(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, u.String())
 	}
 	if err := s.Provider.Store.SaveConsent(ctx, id.Account.ID, cl.ID, strings.Fields(q.Get("scope"))); err != nil {
-		return internal(err)
+		return web.Internal(err)
 	}
-	s.audit(ctx, audit.Event{Type: "consent.granted", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
+	s.Events.Record(ctx, audit.Event{Type: "consent.granted", Result: "success", ActorID: id.Account.ID, SubjectID: cl.ID, IP: c.RealIP()})
 	// prompt=consent has been answered; drop it so the resumed request
 	// does not ask again.
 	q.Del("prompt")
-	resumed := s.sealFlow(flow{Query: q.Encode(), RequestedAt: f.RequestedAt, Stale: f.Stale})
+	resumed := s.Flows.Seal(idpweb.Flow{Query: q.Encode(), RequestedAt: f.RequestedAt, Stale: f.Stale})
 	return c.Redirect(http.StatusSeeOther, "/oauth2/auth/resume?flow="+url.QueryEscape(resumed))
 }

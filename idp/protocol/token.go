@@ -1,4 +1,4 @@
-package idp
+package protocol
 
 import (
 	"errors"
@@ -23,7 +23,7 @@ var userScopes = []string{"openid", "profile", "phone", "org", "offline_access",
 var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
 
 // token is the token endpoint (RFC 6749 §3.2).
-func (s *Server) token(c echo.Context) error {
+func (s *Protocol) token(c echo.Context) error {
 	ctx := oauthstore.WithCodeMemo(c.Request().Context())
 	w := c.Response()
 	sess := oauth.NewSession()
@@ -100,7 +100,7 @@ func (s *Server) token(c echo.Context) error {
 	if err != nil {
 		return s.accessError(c, ar, err)
 	}
-	s.metrics.tokens.WithLabelValues(strings.Join(ar.GetGrantTypes(), " ")).Inc()
+	s.Metrics.Tokens.WithLabelValues(strings.Join(ar.GetGrantTypes(), " ")).Inc()
 	s.Provider.WriteAccessResponse(ctx, w, ar, resp)
 	return nil
 }
@@ -124,7 +124,7 @@ func narrowScopes(ar fosite.AccessRequester) error {
 	return nil
 }
 
-func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err error) error {
+func (s *Protocol) accessError(c echo.Context, ar fosite.AccessRequester, err error) error {
 	ctx := c.Request().Context()
 	// A parallel redemption can also lose between fosite's two reads of
 	// the code, which fosite reports as a server error.
@@ -158,7 +158,7 @@ func (s *Server) accessError(c echo.Context, ar fosite.AccessRequester, err erro
 
 // introspect is RFC 7662. A token of a disabled account is inactive even
 // before it expires.
-func (s *Server) introspect(c echo.Context) error {
+func (s *Protocol) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
 	ir, err := s.Provider.NewIntrospectionRequest(ctx, c.Request(), oauth.NewSession())
 	if err != nil {
@@ -185,7 +185,7 @@ func (s *Server) introspect(c echo.Context) error {
 }
 
 // revoke is RFC 7009.
-func (s *Server) revoke(c echo.Context) error {
+func (s *Protocol) revoke(c echo.Context) error {
 	ctx := c.Request().Context()
 	err := s.Provider.NewRevocationRequest(ctx, c.Request())
 	s.Provider.WriteRevocationResponse(ctx, c.Response(), err)
@@ -194,7 +194,7 @@ func (s *Server) revoke(c echo.Context) error {
 
 // userinfo is OIDC Core §5.3. The token comes in the Authorization header
 // or, for POST, the form body (RFC 6750 §2.1–2.2); never in the query.
-func (s *Server) userinfo(c echo.Context) error {
+func (s *Protocol) userinfo(c echo.Context) error {
 	ctx := c.Request().Context()
 	r := c.Request()
 	if r.URL.Query().Has("access_token") {

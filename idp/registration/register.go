@@ -1,7 +1,6 @@
-package idp
+package registration
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -12,25 +11,14 @@ import (
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/idcard"
+	"github.com/xszz/xszz/idp/idpweb"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/phone"
 	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/web"
 )
-
-// OrgDirectory finds the unit a person applies to; *org.Store implements
-// it.
-type OrgDirectory interface {
-	Get(ctx context.Context, id string) (*org.Org, error)
-}
-
-// Registration is what self-registration needs; nil in Deps turns
-// registration off.
-type Registration struct {
-	Orgs     OrgDirectory
-	Profiles *profile.Store
-}
 
 // registration is one application (手机号注册，实名制).
 type registration struct {
@@ -53,14 +41,14 @@ const maxPosition = 50
 // register checks an application and files it: the phone is proven by the
 // code (purpose register), the account starts pending and waits for an
 // admin of the unit or above (admin.Service.Approve).
-func (s *Server) register(c echo.Context, r registration) error {
+func (s *Registration) register(c echo.Context, r registration) error {
 	ctx := c.Request().Context()
 	ip, ua := c.RealIP(), c.Request().UserAgent()
-	if s.Registration == nil {
-		return &userError{status: http.StatusNotFound, code: "not_found", msg: "本系统未开放自助注册，请联系本单位资助管理员开通账号"}
+	if s.Orgs == nil || s.Profiles == nil {
+		return &web.Error{Status: http.StatusNotFound, Code: "not_found", Message: "本系统未开放自助注册，请联系本单位资助管理员开通账号"}
 	}
 	bad := func(code, msg string) error {
-		return &userError{status: http.StatusBadRequest, code: code, msg: msg}
+		return &web.Error{Status: http.StatusBadRequest, Code: code, Message: msg}
 	}
 	e164, err := phone.Normalize(r.Phone)
 	if err != nil {
@@ -80,38 +68,38 @@ func (s *Server) register(c echo.Context, r registration) error {
 			return bad("invalid_id_number", idcard.UserMessage)
 		}
 	}
-	o, err := s.Registration.Orgs.Get(ctx, strings.TrimSpace(r.OrgID))
+	o, err := s.Orgs.Get(ctx, strings.TrimSpace(r.OrgID))
 	if errors.Is(err, sqldb.ErrNotFound) || (err == nil && o.Status != org.StatusActive) {
 		return bad("invalid_org", "所选单位不存在或已停用")
 	}
 	if err != nil {
-		return internal(err)
+		return web.Internal(err)
 	}
 	masked := audit.MaskPhone(e164)
 	if err := s.OTP.Verify(ctx, e164, otp.PurposeRegister, r.Code); err != nil {
-		reason := reasonOf(err)
-		s.audit(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
+		reason := idpweb.Reason(err)
+		s.Events.Record(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
 		switch {
 		case errors.Is(err, otp.ErrInvalidCode):
-			return &userError{status: http.StatusUnauthorized, code: "invalid_code", msg: otp.UserMessage(err)}
+			return &web.Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: otp.UserMessage(err)}
 		case errors.Is(err, otp.ErrLocked):
-			return &userError{status: http.StatusTooManyRequests, code: "locked", msg: otp.UserMessage(err)}
+			return &web.Error{Status: http.StatusTooManyRequests, Code: "locked", Message: otp.UserMessage(err)}
 		}
-		return internal(err)
+		return web.Internal(err)
 	}
 	refuse := func(reason string) error {
-		s.audit(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
+		s.Events.Record(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
 		return nil
 	}
 	if _, err := s.Accounts.ByPhone(ctx, e164); err == nil {
 		return refuse("phone_taken")
 	} else if !errors.Is(err, sqldb.ErrNotFound) {
-		return internal(err)
+		return web.Internal(err)
 	}
 	if idNumber != "" {
-		taken, err := s.Registration.Profiles.IDNumberTaken(ctx, idNumber)
+		taken, err := s.Profiles.IDNumberTaken(ctx, idNumber)
 		if err != nil {
-			return internal(err)
+			return web.Internal(err)
 		}
 		if taken {
 			return refuse("id_number_taken")
@@ -120,42 +108,35 @@ func (s *Server) register(c echo.Context, r registration) error {
 	// The profile goes first under the new id; should the account insert
 	// lose a race for the number, the profile is removed again.
 	id := account.NewID()
-	err = s.Registration.Profiles.Put(ctx, profile.Profile{AccountID: id, Position: position, IDNumber: idNumber})
+	err = s.Profiles.Put(ctx, profile.Profile{AccountID: id, Position: position, IDNumber: idNumber})
 	if errors.Is(err, profile.ErrIDNumberTaken) {
 		return refuse("id_number_taken")
 	}
 	if err != nil {
-		return internal(err)
+		return web.Internal(err)
 	}
 	acc, err := s.Accounts.Create(ctx, account.Account{ID: id, Phone: e164, Name: name, OrgID: o.ID, Role: account.RoleStaff, Status: account.StatusPending})
 	if err != nil {
-		if derr := s.Registration.Profiles.Delete(ctx, id); derr != nil {
+		if derr := s.Profiles.Delete(ctx, id); derr != nil {
 			s.Log.ErrorContext(ctx, "remove profile of failed registration", "err", derr)
 		}
 		if errors.Is(err, account.ErrPhoneTaken) {
 			return refuse("phone_taken")
 		}
-		return internal(err)
+		return web.Internal(err)
 	}
 	path := ""
 	if len(o.Path) > 0 {
 		path = "/" + strings.Join(o.Path, "/") + "/"
 	}
-	s.audit(ctx, audit.Event{Type: "account.registered", Result: audit.Success, ActorID: acc.ID, SubjectID: acc.ID, OrgID: o.ID, OrgPath: path, IP: ip, UserAgent: ua,
-		Detail: map[string]string{"id_number": boolText(idNumber != "")}})
+	s.Events.Record(ctx, audit.Event{Type: "account.registered", Result: audit.Success, ActorID: acc.ID, SubjectID: acc.ID, OrgID: o.ID, OrgPath: path, IP: ip, UserAgent: ua,
+		Detail: map[string]string{"id_number": idpweb.BoolText(idNumber != "")}})
 	return nil
 }
 
-func boolText(b bool) string {
-	if b {
-		return "given"
-	}
-	return "none"
-}
-
-func (s *Server) apiRegister(c echo.Context) error {
+func (s *Registration) apiRegister(c echo.Context) error {
 	var r registration
-	if err := bindJSON(c, &r); err != nil {
+	if err := idpweb.BindJSON(c, &r); err != nil {
 		return err
 	}
 	if err := s.register(c, r); err != nil {
@@ -166,12 +147,12 @@ func (s *Server) apiRegister(c echo.Context) error {
 
 // --- pages
 
-func (s *Server) registerData(c echo.Context, r registration, sent bool, errMsg, notice string) map[string]any {
+func (s *Registration) registerData(c echo.Context, r registration, sent bool, errMsg, notice string) map[string]any {
 	return map[string]any{"Title": "注册", "R": r, "CodeSent": sent, "Error": errMsg, "Notice": notice}
 }
 
-func (s *Server) registerPage(c echo.Context) error {
-	return s.render(c, http.StatusOK, "register.html", s.registerData(c, registration{}, false, "", ""))
+func (s *Registration) registerPage(c echo.Context) error {
+	return idpweb.Render(c, http.StatusOK, "register.html", s.registerData(c, registration{}, false, "", ""))
 }
 
 func formRegistration(c echo.Context) registration {
@@ -181,27 +162,27 @@ func formRegistration(c echo.Context) registration {
 	}
 }
 
-func (s *Server) registerSendForm(c echo.Context) error {
-	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxBody)
+func (s *Registration) registerSendForm(c echo.Context) error {
+	idpweb.LimitBody(c)
 	r := formRegistration(c)
 	r.Code = ""
-	if _, _, err := s.sendCode(c, r.Phone, otp.PurposeRegister); err != nil {
-		status, msg := sendErrorStatus(err)
-		return s.render(c, status, "register.html", s.registerData(c, r, false, msg, ""))
+	if _, _, err := s.Codes.SendCode(c, r.Phone, otp.PurposeRegister); err != nil {
+		status, msg := idpweb.SendErrorStatus(err)
+		return idpweb.Render(c, status, "register.html", s.registerData(c, r, false, msg, ""))
 	}
-	return s.render(c, http.StatusOK, "register.html", s.registerData(c, r, true, "", "验证码已发送，请填写以下信息完成注册申请。"))
+	return idpweb.Render(c, http.StatusOK, "register.html", s.registerData(c, r, true, "", "验证码已发送，请填写以下信息完成注册申请。"))
 }
 
-func (s *Server) registerForm(c echo.Context) error {
-	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxBody)
+func (s *Registration) registerForm(c echo.Context) error {
+	idpweb.LimitBody(c)
 	r := formRegistration(c)
 	if err := s.register(c, r); err != nil {
-		var ue *userError
-		if !errors.As(err, &ue) || ue.status >= 500 {
+		var ue *web.Error
+		if !errors.As(err, &ue) || ue.Status >= 500 {
 			return err
 		}
 		r.Code = ""
-		return s.render(c, ue.status, "register.html", s.registerData(c, r, true, ue.msg, ""))
+		return idpweb.Render(c, ue.Status, "register.html", s.registerData(c, r, true, ue.Message, ""))
 	}
-	return s.render(c, http.StatusAccepted, "done.html", map[string]any{"Title": "注册申请已提交", "Message": registered["message"]})
+	return idpweb.Render(c, http.StatusAccepted, "done.html", map[string]any{"Title": "注册申请已提交", "Message": registered["message"]})
 }

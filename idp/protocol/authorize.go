@@ -1,8 +1,7 @@
-package idp
+package protocol
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,28 +15,32 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/identity"
+	"github.com/xszz/xszz/idp/idpweb"
+	"github.com/xszz/xszz/idp/mfa"
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/internal/web"
 )
 
 // authorize is the authorization endpoint (OIDC Core §3.1.2).
-func (s *Server) authorize(c echo.Context) error {
+func (s *Protocol) authorize(c echo.Context) error {
 	r := c.Request()
 	if err := r.ParseForm(); err != nil {
-		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求格式错误", cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "授权请求格式错误", Cause: err}
 	}
-	return s.startAuthorize(c, r.Form, flow{RequestedAt: s.Now().Unix()}, false)
+	return s.startAuthorize(c, r.Form, idpweb.Flow{RequestedAt: s.Now().Unix()}, false)
 }
 
 // resume continues a request parked by the login or consent page.
-func (s *Server) resume(c echo.Context) error {
-	f, err := s.openFlow(c.QueryParam("flow"))
+func (s *Protocol) resume(c echo.Context) error {
+	f, err := s.Flows.Open(c.QueryParam("flow"))
 	if err != nil {
-		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "登录流程已过期，请返回原应用重新登录", cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "登录流程已过期，请返回原应用重新登录", Cause: err}
 	}
 	form, err := url.ParseQuery(f.Query)
 	if err != nil {
-		return &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求格式错误", cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "授权请求格式错误", Cause: err}
 	}
 	return s.startAuthorize(c, form, f, true)
 }
@@ -47,29 +50,29 @@ func (s *Server) resume(c echo.Context) error {
 // a registered URI exactly (fosite falls back to the only registered URI
 // and ignores loopback ports; SECURITY.md #1–6), and security-relevant
 // parameters must not be repeated.
-func (s *Server) preCheck(ctx context.Context, form url.Values) (*client.Client, error) {
+func (s *Protocol) preCheck(ctx context.Context, form url.Values) (*client.Client, error) {
 	for _, k := range []string{"client_id", "redirect_uri"} {
 		if len(form[k]) > 1 {
-			return nil, &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求参数重复"}
+			return nil, &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "授权请求参数重复"}
 		}
 	}
 	cl, err := s.Clients.Get(ctx, form.Get("client_id"))
 	if err != nil {
-		return nil, &userError{status: http.StatusBadRequest, code: "invalid_client", msg: "未知的应用（client_id 无效）", cause: err}
+		return nil, &web.Error{Status: http.StatusBadRequest, Code: "invalid_client", Message: "未知的应用（client_id 无效）", Cause: err}
 	}
 	ru := form.Get("redirect_uri")
 	if ru == "" {
-		return nil, &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "授权请求缺少 redirect_uri"}
+		return nil, &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "授权请求缺少 redirect_uri"}
 	}
 	if !slices.Contains(cl.RedirectURIs, ru) {
-		return nil, &userError{status: http.StatusBadRequest, code: "invalid_request", msg: "回调地址（redirect_uri）未在该应用登记，已拒绝跳转"}
+		return nil, &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "回调地址（redirect_uri）未在该应用登记，已拒绝跳转"}
 	}
 	return cl, nil
 }
 
 // startAuthorize runs an authorization request; parked carries when it
 // first arrived and, for a resumed request, which session it found then.
-func (s *Server) startAuthorize(c echo.Context, form url.Values, parked flow, resumed bool) error {
+func (s *Protocol) startAuthorize(c echo.Context, form url.Values, parked idpweb.Flow, resumed bool) error {
 	ctx := c.Request().Context()
 	requestedAt := time.Unix(parked.RequestedAt, 0).UTC()
 	cl, err := s.preCheck(ctx, form)
@@ -109,9 +112,9 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, parked flow, re
 		return s.authorizeError(c, ar, err)
 	}
 	prompt := strings.Fields(form.Get("prompt"))
-	sso, id := s.currentSession(c)
+	sso, id := s.Browser.Current(c)
 	stale := parked.Stale
-	if sso != nil && (!s.sessionSatisfies(sso, form, prompt, parked, resumed) || !s.factorsSatisfy(ctx, sso, id, form)) {
+	if sso != nil && (!s.sessionSatisfies(sso, form, prompt, parked, resumed) || !s.factorsSatisfy(ctx, sso, id, form.Get("acr_values"))) {
 		if !resumed {
 			stale = sso.ID
 		}
@@ -121,7 +124,7 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, parked flow, re
 		if slices.Contains(prompt, "none") {
 			return s.authorizeError(c, ar, fosite.ErrLoginRequired)
 		}
-		token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix(), Stale: stale})
+		token := s.Flows.Seal(idpweb.Flow{Query: form.Encode(), RequestedAt: requestedAt.Unix(), Stale: stale})
 		return c.Redirect(http.StatusSeeOther, "/login?flow="+url.QueryEscape(token))
 	}
 
@@ -129,13 +132,13 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, parked flow, re
 	if !cl.Trusted {
 		ok, err := s.hasConsent(ctx, id.Account.ID, cl.ID, scopes)
 		if err != nil {
-			return internal(err)
+			return web.Internal(err)
 		}
 		if !ok || slices.Contains(prompt, "consent") {
 			if slices.Contains(prompt, "none") {
 				return s.authorizeError(c, ar, fosite.ErrConsentRequired)
 			}
-			token := s.sealFlow(flow{Query: form.Encode(), RequestedAt: requestedAt.Unix(), Stale: stale})
+			token := s.Flows.Seal(idpweb.Flow{Query: form.Encode(), RequestedAt: requestedAt.Unix(), Stale: stale})
 			return c.Redirect(http.StatusSeeOther, "/consent?flow="+url.QueryEscape(token))
 		}
 	}
@@ -151,7 +154,7 @@ func (s *Server) startAuthorize(c echo.Context, form url.Values, parked flow, re
 		return s.authorizeError(c, ar, err)
 	}
 	// RFC 9207: the client can tell which issuer answered.
-	resp.AddParameter("iss", s.Config.Issuer)
+	resp.AddParameter("iss", s.Issuer)
 	s.Provider.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
 	return nil
 }
@@ -213,7 +216,7 @@ func isS256Challenge(s string) bool {
 // session started since then counts (a different session, not the one the
 // request found, signed in no earlier than the request: sign-in times have
 // one-second resolution, so the time alone cannot tell).
-func (s *Server) sessionSatisfies(sso *session.Session, form url.Values, prompt []string, parked flow, resumed bool) bool {
+func (s *Protocol) sessionSatisfies(sso *session.Session, form url.Values, prompt []string, parked idpweb.Flow, resumed bool) bool {
 	if slices.Contains(prompt, "login") {
 		if !resumed || sso.ID == parked.Stale || sso.AuthTime.Before(time.Unix(parked.RequestedAt, 0)) {
 			return false
@@ -230,18 +233,18 @@ func (s *Server) sessionSatisfies(sso *session.Session, form url.Values, prompt 
 
 // authorizeError answers with a redirect carrying the error when the
 // redirect URI is trustworthy, and with an error page otherwise.
-func (s *Server) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, err error) error {
+func (s *Protocol) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, err error) error {
 	ctx := c.Request().Context()
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if ar == nil || !ar.IsRedirectURIValid() {
-		return &userError{status: http.StatusBadRequest, code: rfc.ErrorField, msg: "授权请求无效：" + rfc.ErrorField, cause: err}
+		return &web.Error{Status: http.StatusBadRequest, Code: rfc.ErrorField, Message: "授权请求无效：" + rfc.ErrorField, Cause: err}
 	}
 	if rfc.CodeField >= 500 {
 		s.Log.ErrorContext(ctx, "authorize failed", "err", err, "debug", rfc.DebugField)
 	}
 	// RFC 9207: error responses name the issuer too, so a client talking
 	// to several IdPs cannot be fooled by a mix-up.
-	s.Provider.WriteAuthorizeError(ctx, issWriter{ResponseWriter: c.Response(), iss: s.Config.Issuer}, ar, err)
+	s.Provider.WriteAuthorizeError(ctx, issWriter{ResponseWriter: c.Response(), iss: s.Issuer}, ar, err)
 	return nil
 }
 
@@ -272,7 +275,7 @@ func (w issWriter) WriteHeader(code int) {
 // grantableScopes decides what the person can be granted: requested scopes
 // (fosite already refused scopes the client may not ask for), minus cockpit
 // without the grant and admin without the admin role at a trusted client.
-func (s *Server) grantableScopes(ar fosite.Requester, cl *client.Client, id *Identity) []string {
+func (s *Protocol) grantableScopes(ar fosite.Requester, cl *client.Client, id *identity.Identity) []string {
 	var out []string
 	for _, sc := range ar.GetRequestedScopes() {
 		switch sc {
@@ -295,7 +298,7 @@ func (s *Server) grantableScopes(ar fosite.Requester, cl *client.Client, id *Ide
 }
 
 // newSession builds what fosite stores with the code and the tokens.
-func (s *Server) newSession(id *Identity, sso *session.Session, cl *client.Client, scopes []string, requestedAt time.Time) *oauth.Session {
+func (s *Protocol) newSession(id *identity.Identity, sso *session.Session, cl *client.Client, scopes []string, requestedAt time.Time) *oauth.Session {
 	sess := oauth.NewSession()
 	sess.Subject = id.Account.ID
 	sess.SID = sso.ID
@@ -307,14 +310,14 @@ func (s *Server) newSession(id *Identity, sso *session.Session, cl *client.Clien
 	claims.AuthTime = sso.AuthTime
 	claims.RequestedAt = requestedAt
 	claims.AuthenticationMethodsReferences = sso.AMR
-	claims.AuthenticationContextClassReference = acrOf(sso.AMR)
+	claims.AuthenticationContextClassReference = mfa.ACROf(sso.AMR)
 	return sess
 }
 
 // fillClaims (re)computes the identity claims from the account as it is
 // now; refresh calls it again so a moved or demoted account's new tokens
 // say so.
-func (s *Server) fillClaims(sess *oauth.Session, id *Identity, scopes []string) {
+func (s *Protocol) fillClaims(sess *oauth.Session, id *identity.Identity, scopes []string) {
 	extra := map[string]any{"sid": sess.SID}
 	access := map[string]any{}
 	a := id.Account
@@ -338,29 +341,7 @@ func (s *Server) fillClaims(sess *oauth.Session, id *Identity, scopes []string) 
 	sess.Access = access
 }
 
-// currentSession returns the browser's live SSO session and identity, or
-// nil when there is none or the account may no longer sign in.
-func (s *Server) currentSession(c echo.Context) (*session.Session, *Identity) {
-	ck, err := c.Cookie(s.Config.CookieName)
-	if err != nil {
-		return nil, nil
-	}
-	ctx := c.Request().Context()
-	sso, err := s.Sessions.Lookup(ctx, ck.Value)
-	if err != nil {
-		if !errors.Is(err, session.ErrNoSession) {
-			s.Log.ErrorContext(ctx, "session lookup failed", "err", err)
-		}
-		return nil, nil
-	}
-	id, err := s.Identities.Identity(ctx, sso.AccountID)
-	if err != nil || !id.Account.Active() {
-		return nil, nil
-	}
-	return sso, id
-}
-
-func (s *Server) hasConsent(ctx context.Context, accountID, clientID string, scopes []string) (bool, error) {
+func (s *Protocol) hasConsent(ctx context.Context, accountID, clientID string, scopes []string) (bool, error) {
 	stored, err := s.Provider.Store.Consent(ctx, accountID, clientID)
 	if err != nil {
 		return false, err

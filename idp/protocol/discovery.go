@@ -1,4 +1,4 @@
-package idp
+package protocol
 
 import (
 	"net/http"
@@ -6,13 +6,15 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/mfa"
 	"github.com/xszz/xszz/idp/oauth"
+	"github.com/xszz/xszz/internal/web"
 )
 
 // discovery is OpenID Connect Discovery 1.0 §3. It advertises exactly
 // what is implemented.
-func (s *Server) discovery(c echo.Context) error {
-	iss := s.Config.Issuer
+func (s *Protocol) discovery(c echo.Context) error {
+	iss := s.Issuer
 	authMethods := []string{client.AuthSecretBasic, client.AuthSecretPost, client.AuthPrivateKeyJWT, client.AuthNone}
 	doc := map[string]any{
 		"issuer":                                           iss,
@@ -35,7 +37,7 @@ func (s *Server) discovery(c echo.Context) error {
 		"scopes_supported":                                 client.KnownScopes,
 		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "sid", "name", "phone_number", "phone_number_verified", "org", "roles"},
 		"code_challenge_methods_supported":                 []string{"S256"},
-		"acr_values_supported":                             []string{ACROneFactor, ACRTwoFactor},
+		"acr_values_supported":                             []string{mfa.ACROneFactor, mfa.ACRTwoFactor},
 		"prompt_values_supported":                          []string{"none", "login", "consent", "select_account"},
 		"authorization_response_iss_parameter_supported":   true,
 		"request_parameter_supported":                      false,
@@ -49,10 +51,10 @@ func (s *Server) discovery(c echo.Context) error {
 	return c.JSON(http.StatusOK, doc)
 }
 
-func (s *Server) jwks(c echo.Context) error {
+func (s *Protocol) jwks(c echo.Context) error {
 	b, err := s.Keys.JWKS(c.Request().Context())
 	if err != nil {
-		return internal(err)
+		return web.Internal(err)
 	}
 	// Short enough that a rotation reaches relying parties quickly; the
 	// SDK refetches on an unknown kid anyway.
