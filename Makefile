@@ -12,7 +12,7 @@ test:
 	cd sdk && go test ./...
 
 bench:
-	go run ./cmd/xszz bench
+	go run ./cmd/xszz-bench
 
 vet:
 	go vet ./...

@@ -31,18 +31,9 @@ func (c *cli) serveCmd() *cobra.Command {
 	}
 }
 
-// prepare makes the database ready to serve: signing keys and the root of
-// the organisation tree.
-func (a *App) prepare(ctx context.Context) error {
-	if err := a.Keys.Ensure(ctx); err != nil {
-		return err
-	}
-	return a.Orgs.Seed(ctx)
-}
-
 // serve runs the IdP on ln until ctx ends, then drains requests.
 func (a *App) serve(ctx context.Context, ln net.Listener) error {
-	if err := a.prepare(ctx); err != nil {
+	if err := a.Prepare(ctx); err != nil {
 		return err
 	}
 	bg, stop := context.WithCancel(ctx)

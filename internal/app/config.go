@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/rand"
@@ -12,11 +12,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/spf13/viper"
 )
 
 // Config is the whole configuration; configs/xszz.yaml documents every key.
+// cmd/internal/configfile reads it from the file and the environment.
 type Config struct {
 	Database struct {
 		URL     string `mapstructure:"url"`
@@ -87,9 +86,9 @@ type Config struct {
 	} `mapstructure:"log"`
 }
 
-// defaults are the embedded development set-up: SQLite under ./data,
+// Defaults are the embedded development set-up: SQLite under ./data,
 // in-process cache, codes to ./data/sms-outbox.jsonl and the log.
-var defaults = map[string]any{
+var Defaults = map[string]any{
 	"database.url":                 "sqlite://data/xszz.db",
 	"database.migrate":             true,
 	"redis.url":                    "",
@@ -147,42 +146,13 @@ var (
 func init() {
 	for _, gw := range []string{"aliyun", "tencent", "webhook"} {
 		for _, p := range append(slices.Clone(smsCodePurposes), smsNoticePurposes...) {
-			defaults["sms."+gw+".templates."+p] = ""
+			Defaults["sms."+gw+".templates."+p] = ""
 		}
 	}
 }
 
-// loadConfig reads the file (if any), then XSZZ_<SECTION>_<KEY> variables.
-func loadConfig(path string) (*Config, error) {
-	v := viper.New()
-	for k, val := range defaults {
-		v.SetDefault(k, val)
-	}
-	v.SetEnvPrefix("XSZZ")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	if path != "" {
-		v.SetConfigFile(path)
-		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("read config %s: %w", path, err)
-		}
-		for _, k := range v.AllKeys() {
-			if _, ok := defaults[k]; !ok {
-				return nil, fmt.Errorf("config %s: unknown key %q", path, k)
-			}
-		}
-	}
-	var cfg Config
-	if err := v.Unmarshal(&cfg); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
-}
-
-func (c *Config) validate() error {
+// Validate checks a loaded configuration; configfile.Load calls it.
+func (c *Config) Validate() error {
 	u, err := url.Parse(c.IdP.Issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("config idp.issuer: must be an absolute http(s) URL without query or fragment")
@@ -288,7 +258,7 @@ func (c *Config) loadSecrets() (*secrets, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(stored.IdPSecret) != 32 || len(stored.EncryptionKey) != 32 {
-		stored.IdPSecret, stored.EncryptionKey = random(32), random(32)
+		stored.IdPSecret, stored.EncryptionKey = Random(32), Random(32)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 		}
@@ -319,7 +289,8 @@ func decodeKey(s string, min int) ([]byte, error) {
 	return b, nil
 }
 
-func random(n int) []byte {
+// Random returns n bytes from crypto/rand.
+func Random(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))

@@ -24,11 +24,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xszz/xszz/cmd/xszz/loadgen"
+	"github.com/xszz/xszz/cmd/internal/configfile"
+	"github.com/xszz/xszz/cmd/internal/pgschema"
+	"github.com/xszz/xszz/cmd/xszz-bench/loadgen"
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/internal/app"
 	"github.com/xszz/xszz/internal/sms"
-	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // benchTargets are issue 2's goals on SQLite, requests per second.
@@ -57,7 +59,7 @@ type benchFlags struct {
 func (c *cli) benchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench",
+		Use:   "xszz-bench",
 		Short: "Measure the IdP: start it in-process and drive real HTTP on loopback",
 		Long: `bench starts the identity provider on a loopback port with a fresh
 database (a temporary SQLite file, or with --postgres a new schema that is
@@ -134,7 +136,7 @@ func (c *cli) bench(ctx context.Context, f benchFlags) error {
 // benchThroughput runs the throughput scenarios on one IdP with the
 // address limits lifted.
 func (c *cli) benchThroughput(ctx context.Context, f benchFlags, run []string) error {
-	env, err := startBench(ctx, c.log, f, func(cfg *Config) {
+	env, err := startBench(ctx, c.log, f, func(cfg *app.Config) {
 		// Set-up signs many accounts in from one address; the limits that
 		// would stop an SMS storm would stop the bench.
 		cfg.SMS.PerIPPerHour, cfg.SMS.PerNetPerHour, cfg.SMS.GlobalPerMin = 1_000_000, 1_000_000, 1_000_000
@@ -208,7 +210,7 @@ func (c *cli) benchThroughput(ctx context.Context, f benchFlags, run []string) e
 
 // benchEnv is a running IdP and what the scenarios need to call it.
 type benchEnv struct {
-	app      *App
+	app      *app.App
 	srv      *http.Server
 	base     string // the issuer: http://127.0.0.1:port
 	backend  string
@@ -243,14 +245,14 @@ func (k *codeCatcher) code(phone string) string {
 
 // startBench starts the IdP with the default configuration changed by
 // edit, and signs f.accounts accounts in (none when f.accounts is 0).
-func startBench(ctx context.Context, logw io.Writer, f benchFlags, edit func(*Config)) (_ *benchEnv, err error) {
+func startBench(ctx context.Context, logw io.Writer, f benchFlags, edit func(*app.Config)) (_ *benchEnv, err error) {
 	env := &benchEnv{}
 	defer func() {
 		if err != nil {
 			env.close()
 		}
 	}()
-	cfg, err := loadConfig("")
+	cfg, err := configfile.Load("")
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +276,8 @@ func startBench(ctx context.Context, logw io.Writer, f benchFlags, edit func(*Co
 		}
 		env.cleanup = append(env.cleanup, drop)
 		cfg.Database.URL = u
-		cfg.IdP.Secret = base64.StdEncoding.EncodeToString(random(32))
-		cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(random(32))
+		cfg.IdP.Secret = base64.StdEncoding.EncodeToString(app.Random(32))
+		cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(app.Random(32))
 		env.backend = "PostgreSQL (fresh schema)"
 	}
 	if f.redis != "" {
@@ -295,12 +297,12 @@ func startBench(ctx context.Context, logw io.Writer, f benchFlags, edit func(*Co
 	env.catcher = catcher
 	// A prefix of its own keeps the un-hashed global budget apart from
 	// other runs on the same Redis.
-	env.app, err = build(ctx, cfg, newLogger(cfg, logw), buildOptions{sender: catcher, otpPrefix: "xszz-bench-" + hex.EncodeToString(random(4)) + ":"})
+	env.app, err = app.Build(ctx, cfg, app.NewLogger(cfg, logw), app.Options{Sender: catcher, OTPPrefix: "xszz-bench-" + hex.EncodeToString(app.Random(4)) + ":"})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	if err := env.app.prepare(ctx); err != nil {
+	if err := env.app.Prepare(ctx); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -345,31 +347,13 @@ func startBench(ctx context.Context, logw io.Writer, f benchFlags, edit func(*Co
 	return env, nil
 }
 
-// freshSchema creates a schema of its own on the server, as sqldbtest
-// does, and returns a URL whose search_path points at it.
+// freshSchema gives the run a schema of its own on the server.
 func freshSchema(ctx context.Context, base string) (string, func(), error) {
-	admin, err := sqldb.Open(ctx, base)
+	u, drop, err := pgschema.Fresh(ctx, base, "bench_")
 	if err != nil {
 		return "", nil, fmt.Errorf("--postgres: %w", err)
 	}
-	schema := "bench_" + hex.EncodeToString(random(6))
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("--postgres: create schema: %w", err)
-	}
-	drop := func() {
-		_, _ = admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-		admin.Close()
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		drop()
-		return "", nil, fmt.Errorf("--postgres: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
+	return u, drop, nil
 }
 
 func (env *benchEnv) close() {
@@ -394,8 +378,8 @@ func (env *benchEnv) close() {
 func (env *benchEnv) signIn(ctx context.Context, n int, catcher *codeCatcher) error {
 	// Random numbers, so runs against one Redis do not meet each other's
 	// per-phone limits.
-	prefix := 13000000000 + int64(random(1)[0]%90)*10_000_000
-	start := int64(binaryUint32(random(4)) % 9_000_000)
+	prefix := 13000000000 + int64(app.Random(1)[0]%90)*10_000_000
+	start := int64(binaryUint32(app.Random(4)) % 9_000_000)
 	phones := make([]string, n)
 	for i := range phones {
 		phones[i] = fmt.Sprintf("+86%d", prefix+(start+int64(i))%10_000_000)
@@ -591,12 +575,12 @@ func (env *benchEnv) scenario(ctx context.Context, name string, workers int) (fu
 // the authorization request (PKCE, nonce) answered by a redirect with a
 // code, then the code exchange returning an ID token.
 func (env *benchEnv) signInOnce(ctx context.Context, cookie string) error {
-	verifier := base64.RawURLEncoding.EncodeToString(random(32))
+	verifier := base64.RawURLEncoding.EncodeToString(app.Random(32))
 	sum := sha256.Sum256([]byte(verifier))
-	state := base64.RawURLEncoding.EncodeToString(random(12))
+	state := base64.RawURLEncoding.EncodeToString(app.Random(12))
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {env.clientID}, "redirect_uri": {env.redirect},
-		"scope": {"openid profile"}, "state": {state}, "nonce": {base64.RawURLEncoding.EncodeToString(random(12))},
+		"scope": {"openid profile"}, "state": {state}, "nonce": {base64.RawURLEncoding.EncodeToString(app.Random(12))},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.base+"/oauth2/auth?"+q.Encode(), nil)

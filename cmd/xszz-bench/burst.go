@@ -18,8 +18,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/xszz/xszz/cmd/xszz/loadgen"
+	"github.com/xszz/xszz/cmd/xszz-bench/loadgen"
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/internal/app"
 )
 
 // burstFlags shape issue 3's load test: a launch morning on which
@@ -127,8 +128,8 @@ type hammerTally struct {
 
 func (c *cli) benchBurst(ctx context.Context, f benchFlags) error {
 	b := f.burst
-	var limits Config
-	env, err := startBench(ctx, c.log, benchFlags{redis: f.redis, postgres: f.postgres}, func(cfg *Config) {
+	var limits app.Config
+	env, err := startBench(ctx, c.log, benchFlags{redis: f.redis, postgres: f.postgres}, func(cfg *app.Config) {
 		// The per-number, per-address and per-network limits stay as
 		// shipped. Only the global budget is raised: its default (1,000 a
 		// minute) is sized to cap the cost of an SMS-bombing storm on an
@@ -210,7 +211,7 @@ func (c *cli) benchBurst(ctx context.Context, f benchFlags) error {
 	fmt.Fprintf(c.out, "machine:  %s\n", loadgen.ThisMachine())
 	fmt.Fprintf(c.out, "backend:  %s\n", env.backend)
 	fmt.Fprintf(c.out, "limits:   per number 1/%s, %d/h, %d/day; per address %d/h; per /24 %d/h; global %d/min (shipped default %v)\n",
-		resend, limits.SMS.PerHour, limits.SMS.PerDay, limits.SMS.PerIPPerHour, limits.SMS.PerNetPerHour, limits.SMS.GlobalPerMin, defaults["sms.global_per_minute"])
+		resend, limits.SMS.PerHour, limits.SMS.PerDay, limits.SMS.PerIPPerHour, limits.SMS.PerNetPerHour, limits.SMS.GlobalPerMin, app.Defaults["sms.global_per_minute"])
 	fmt.Fprintf(c.out, "burst:    %d numbers from %d loopback addresses in %d /24 networks (%d numbers per address), %d workers, window %s\n\n",
 		b.phones, addrs, nets, b.phonesPerAddr, f.concurrency, b.window)
 
@@ -271,8 +272,8 @@ func pct(sorted []time.Duration, q float64) time.Duration {
 // burstAccounts creates n active staff accounts with random numbers (so
 // runs against one Redis do not meet each other's per-number limits).
 func (env *benchEnv) burstAccounts(ctx context.Context, n int) ([]string, error) {
-	prefix := 13000000000 + int64(random(1)[0]%90)*10_000_000
-	start := int64(binaryUint32(random(4)) % 9_000_000)
+	prefix := 13000000000 + int64(app.Random(1)[0]%90)*10_000_000
+	start := int64(binaryUint32(app.Random(4)) % 9_000_000)
 	phones := make([]string, n)
 	for i := range phones {
 		phones[i] = fmt.Sprintf("+86%d", prefix+(start+int64(i))%10_000_000)

@@ -14,7 +14,7 @@ func TestBenchSmoke(t *testing.T) {
 	t.Setenv("XSZZ_TEST_REDIS_URL", "")
 	var out, logs bytes.Buffer
 	root := newRoot(&out, &logs)
-	root.SetArgs([]string{"bench", "--duration", "150ms", "--concurrency", "4", "--accounts", "3"})
+	root.SetArgs([]string{"--duration", "150ms", "--concurrency", "4", "--accounts", "3"})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("bench: %v\nlog:\n%s", err, logs.String())
 	}
@@ -46,7 +46,7 @@ func TestBenchBurstSmoke(t *testing.T) {
 	t.Setenv("XSZZ_TEST_REDIS_URL", "")
 	var out, logs bytes.Buffer
 	root := newRoot(&out, &logs)
-	root.SetArgs([]string{"bench", "--scenarios", "burst", "--burst-phones", "30", "--burst-window", "1s", "--hammer-rate", "20", "--concurrency", "4"})
+	root.SetArgs([]string{"--scenarios", "burst", "--burst-phones", "30", "--burst-window", "1s", "--hammer-rate", "20", "--concurrency", "4"})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("bench: %v\n%s\nlog:\n%s", err, out.String(), logs.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -103,7 +103,7 @@ func checkGatewayURL(key, raw string) error {
 
 // smsSender builds the configured sender: the primary gateway, behind
 // Failover when a secondary is configured, each counted by m.
-func (c *Config) smsSender(log *slog.Logger, m *smsmetrics.Metrics) sms.Sender {
+func (c *Config) SMSSender(log *slog.Logger, m *smsmetrics.Metrics) sms.Sender {
 	primary := m.Wrap(c.SMS.Provider, c.gateway(c.SMS.Provider, log))
 	if c.SMS.Secondary == "" {
 		return primary
