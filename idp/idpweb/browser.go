@@ -73,7 +73,7 @@ func (b *Browser) Current(c echo.Context) (*session.Session, *identity.Identity)
 	sso, err := b.Sessions.Lookup(ctx, token)
 	if err != nil {
 		if !errors.Is(err, session.ErrNoSession) {
-			b.Log.ErrorContext(ctx, "session lookup failed", "err", err)
+			logOrDefault(b.Log).ErrorContext(ctx, "session lookup failed", "err", err)
 		}
 		return nil, nil
 	}
@@ -82,4 +82,11 @@ func (b *Browser) Current(c echo.Context) (*session.Session, *identity.Identity)
 		return nil, nil
 	}
 	return sso, id
+}
+
+func logOrDefault(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
 }

@@ -24,7 +24,8 @@ type Events struct {
 	Audit AuditLog
 	// OrgPaths locates events in the tree; may be nil.
 	OrgPaths OrgPather
-	Log      *slog.Logger
+	// Log receives failed records; nil uses slog.Default.
+	Log *slog.Logger
 }
 
 // Record stores one event.
@@ -39,6 +40,6 @@ func (ev *Events) Record(ctx context.Context, e audit.Event) {
 		}
 	}
 	if err := ev.Audit.Record(ctx, e); err != nil {
-		ev.Log.ErrorContext(ctx, "audit record failed", "type", e.Type, "err", err)
+		logOrDefault(ev.Log).ErrorContext(ctx, "audit record failed", "type", e.Type, "err", err)
 	}
 }

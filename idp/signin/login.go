@@ -149,7 +149,7 @@ func (s *SignIn) completeLogin(c echo.Context, raw, code, flowToken string) (str
 		return "", fail("disabled", acc.ID, &web.Error{Status: http.StatusForbidden, Code: "account_disabled", Message: "账号已停用，请联系本单位资助管理员"})
 	}
 	// Accounts that need a second factor get no session yet
-	// (totp_handlers.go).
+	// (secondfactor.go).
 	if next, parked, err := s.secondFactor(c, acc, flowToken); parked {
 		return next, err
 	}
