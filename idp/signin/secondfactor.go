@@ -95,7 +95,7 @@ func randomToken() string {
 // ctxMFAToken carries the pending state from completeLogin to apiLogin.
 const ctxMFAToken = "xszz.mfa_token"
 
-// secondFactor is called by completeLogin after a correct SMS Code: when
+// secondFactor is called by completeLogin after a correct SMS code: when
 // the account needs a second factor it parks the sign-in (no session yet)
 // and returns the page of the second step.
 func (s *SignIn) secondFactor(c echo.Context, acc *account.Account, flowToken string) (string, bool, error) {
