@@ -91,7 +91,6 @@ func (c *cli) accountsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "account.disabled", acc.ID, nil)
 			return c.printJSON(acc)
 		}),
 	}

@@ -8,19 +8,10 @@ import (
 )
 
 // disableAccount stops an account and ends everything it holds: sessions,
-// refresh tokens, and the access tokens' introspection.
+// refresh tokens, and the access tokens' introspection. It goes through
+// the admin service, as the console does, which records the audit event.
 func (a *App) disableAccount(ctx context.Context, id string) (*account.Account, error) {
-	acc, err := a.Accounts.Update(ctx, id, func(acc *account.Account) error {
-		acc.Status = account.StatusDisabled
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := a.Admin.SignOutEverywhere(ctx, id); err != nil {
-		return nil, err
-	}
-	return acc, nil
+	return a.Admin.DisableByOperator(ctx, id)
 }
 
 // audit records a command-line action; the actor is the operator's shell.
