@@ -217,10 +217,12 @@ func (w *Writer) flush(b *buffer) error {
 	return nil
 }
 
+// insertSQL uses anonymous ? parameters (SQLite only): the driver looks
+// each $N up by name, which costs a scan of the statement's parameter list
+// per value and made wide batches quadratic.
 func insertSQL(t Table, rows int) string {
 	var sb strings.Builder
 	sb.WriteString("INSERT INTO " + t.Name + " (" + strings.Join(t.Columns, ", ") + ") VALUES ")
-	k := 1
 	for r := 0; r < rows; r++ {
 		if r > 0 {
 			sb.WriteByte(',')
@@ -230,8 +232,7 @@ func insertSQL(t Table, rows int) string {
 			if c > 0 {
 				sb.WriteByte(',')
 			}
-			fmt.Fprintf(&sb, "$%d", k)
-			k++
+			sb.WriteByte('?')
 		}
 		sb.WriteByte(')')
 	}
