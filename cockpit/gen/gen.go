@@ -186,7 +186,9 @@ func (g *generator) leaf(w *load.Writer, idx int, leaf *region.Node, target int6
 	last := years[len(years)-1]
 	// A jump region triples one programme's payments in the last year.
 	jumpProg := ""
-	if r.Float64() < rateJumpRegion || (len(years) > 1 && g.force("jump")) {
+	// The central universities always jump: their unit is large enough
+	// for the rule's floor even in a small set.
+	if r.Float64() < rateJumpRegion || (len(years) > 1 && leaf.Code == region.CentralCode) {
 		jumpProg = "living"
 		if leaf.Code == region.CentralCode {
 			jumpProg = "he_grant"
