@@ -86,7 +86,7 @@ func TestScopeMatrix(t *testing.T) {
 		q := generated(t, db)
 		ctx := context.Background()
 		cases := []struct {
-			viewer                       string
+			viewer                      string
 			own, parent, sibling, child string
 		}{
 			{region.NationCode, region.NationCode, "", "", "510000"},
