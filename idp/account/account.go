@@ -125,7 +125,7 @@ func (s *Store) Create(ctx context.Context, a Account) (*Account, error) {
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	a.CreatedAt, a.UpdatedAt = now, now
-	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)`,
+	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO accounts (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)`,
 		a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, now.Unix())
 	if sqldb.IsUniqueViolation(err) {
 		return nil, ErrPhoneTaken
@@ -145,7 +145,7 @@ func nullable(s string) any {
 
 // Get returns an account by id.
 func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
-	a, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`, id))
+	a, err := scan(s.db.Q(ctx).QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account %q: %w", id, sqldb.ErrNotFound)
 	}
@@ -157,7 +157,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
 
 // ByPhone returns the account holding an E.164 phone number.
 func (s *Store) ByPhone(ctx context.Context, phone string) (*Account, error) {
-	a, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE phone = $1`, phone))
+	a, err := scan(s.db.Q(ctx).QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE phone = $1`, phone))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account by phone: %w", sqldb.ErrNotFound)
 	}
@@ -188,11 +188,13 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]*Account, 
 	return out, rows.Err()
 }
 
-// Update applies fn to the account inside one transaction.
+// Update applies fn to the account inside one transaction. The row is
+// locked while fn decides, so a concurrent Update waits and then sees this
+// one's change instead of writing its stale copy back.
 func (s *Store) Update(ctx context.Context, id string, fn func(a *Account) error) (*Account, error) {
 	var out *Account
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		a, err := scan(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`, id))
+		a, err := scan(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`+s.db.ForUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("account %q: %w", id, sqldb.ErrNotFound)
 		}
@@ -223,7 +225,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(a *Account) error
 
 // MarkSignedIn records the first successful sign-in of an account.
 func (s *Store) MarkSignedIn(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE accounts SET activated_at = $2 WHERE id = $1 AND activated_at IS NULL`, id, s.now().Unix())
+	_, err := s.db.Q(ctx).ExecContext(ctx, `UPDATE accounts SET activated_at = $2 WHERE id = $1 AND activated_at IS NULL`, id, s.now().Unix())
 	if err != nil {
 		return fmt.Errorf("mark account %q signed in: %w", id, err)
 	}
