@@ -207,7 +207,9 @@ func (s *Server) startSession(c echo.Context, acc *account.Account, amr []string
 	// A new session id at every sign-in: a cookie planted earlier is
 	// worthless afterwards.
 	if ck, err := c.Cookie(s.Config.CookieName); err == nil {
-		_ = s.Sessions.Delete(ctx, session.Hash(ck.Value))
+		if err := s.Sessions.Delete(ctx, session.Hash(ck.Value)); err != nil {
+			return "", internal(err)
+		}
 	}
 	token, sess, err := s.Sessions.Create(ctx, acc.ID, amr, ip, ua)
 	if err != nil {

@@ -6,6 +6,7 @@ package admin
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,9 +79,11 @@ type Texter interface {
 	Send(ctx context.Context, m sms.Message) error
 }
 
-// Auditor records admin actions.
+// Auditor records admin actions. RecordTx appends inside the action's
+// transaction, so an action whose audit record cannot be written does not
+// happen (audit.Log fits).
 type Auditor interface {
-	Record(ctx context.Context, e audit.Event) error
+	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
 }
 
 // Service performs admin operations.
@@ -157,9 +160,12 @@ func (s *Service) notSelf(a Actor, acc *account.Account) error {
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.Account, detail map[string]string) {
+// record writes the audit event of an action inside the action's
+// transaction (ctx from inTx). A failure fails the action: it is logged
+// here and returned, and the caller's transaction rolls back.
+func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.Account, detail map[string]string) error {
 	if s.Audit == nil {
-		return
+		return nil
 	}
 	e := audit.Event{Type: typ, Result: "success", ActorID: a.ID(), SubjectID: acc.ID, OrgID: acc.OrgID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
 	if acc.OrgID != "" {
@@ -167,7 +173,29 @@ func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.
 			e.OrgPath = p
 		}
 	}
-	_ = s.Audit.Record(ctx, e)
+	tx, ok := sqldb.TxFrom(ctx)
+	if !ok {
+		return fmt.Errorf("audit %s: no transaction", typ) // a programming error: every action runs in inTx
+	}
+	if err := s.Audit.RecordTx(ctx, tx, e); err != nil {
+		s.log().ErrorContext(ctx, "admin: action refused, its audit record could not be written",
+			slog.String("type", typ), slog.String("actor", a.ID()), slog.String("subject", acc.ID), slog.Any("err", err))
+		return fmt.Errorf("audit %s of %q: %w", typ, acc.ID, err)
+	}
+	return nil
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
+
+// inTx runs fn in one transaction that every store called with fn's ctx
+// joins: the change, the sign-out and the audit record commit together.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error { return fn(sqldb.WithTx(ctx, tx)) })
 }
 
 // AccountView is an account as the console shows it.
@@ -306,22 +334,28 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 	if role != account.RoleStaff && role != account.RoleAdmin {
 		return nil, invalid("角色只能是 staff 或 admin")
 	}
-	ok, err := s.Manages(ctx, a, orgID)
+	var acc *account.Account
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, err := s.Manages(ctx, a, orgID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return forbidden("该单位不在您的管辖范围内")
+		}
+		acc, err = s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
+		if errors.Is(err, account.ErrPhoneTaken) {
+			// Whose number it is stays unsaid.
+			return invalid("该手机号已被使用")
+		}
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, a, "account.created", acc, map[string]string{"role": role})
+	})
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, forbidden("该单位不在您的管辖范围内")
-	}
-	acc, err := s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
-	if errors.Is(err, account.ErrPhoneTaken) {
-		// Whose number it is stays unsaid.
-		return nil, invalid("该手机号已被使用")
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.record(ctx, a, "account.created", acc, map[string]string{"role": role})
 	return acc, nil
 }
 
@@ -364,11 +398,7 @@ func (s *Service) notify(ctx context.Context, e164, notice string) {
 		now = s.Now
 	}
 	if err := s.SMS.Send(ctx, sms.Message{Phone: e164, Purpose: notice, SentAt: now()}); err != nil {
-		log := s.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		log.WarnContext(ctx, "admin: SMS notice not sent", slog.String("notice", notice), slog.String("phone", phone.Mask(e164)), slog.Any("err", err))
+		s.log().WarnContext(ctx, "admin: SMS notice not sent", slog.String("notice", notice), slog.String("phone", phone.Mask(e164)), slog.Any("err", err))
 	}
 }
 
@@ -417,39 +447,57 @@ func (s *Service) Move(ctx context.Context, a Actor, id, orgID string) (*account
 	if err != nil {
 		return nil, err
 	}
-	acc, err := s.update(ctx, a, id, "account.moved", map[string]string{"org_id": orgID}, func(acc *account.Account) error {
+	return s.updateThen(ctx, a, id, "account.moved", map[string]string{"org_id": orgID}, func(acc *account.Account) error {
 		acc.OrgID = orgID
 		return nil
-	}, true)
-	if err != nil {
-		return nil, err
-	}
-	if !cockpitLevel(o.Level) {
-		if _, err := s.Grants.Revoke(ctx, nil, acc.ID, grant.Cockpit); err != nil {
-			return nil, err
+	}, true, func(ctx context.Context, acc *account.Account) error {
+		if cockpitLevel(o.Level) {
+			return nil
 		}
-	}
-	return acc, nil
+		_, err := s.Grants.Revoke(ctx, s.DB.Q(ctx), acc.ID, grant.Cockpit)
+		return err
+	})
 }
 
 func (s *Service) update(ctx context.Context, a Actor, id, event string, detail map[string]string, fn func(*account.Account) error, signOut bool) (*account.Account, error) {
-	acc, err := s.target(ctx, a, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.notSelf(a, acc); err != nil {
-		return nil, err
-	}
-	acc, err = s.Accounts.Update(ctx, acc.ID, fn)
-	if err != nil {
-		return nil, err
-	}
-	if signOut {
-		if err := s.SignOutEverywhere(ctx, acc.ID); err != nil {
-			return nil, err
+	return s.updateThen(ctx, a, id, event, detail, fn, signOut, nil)
+}
+
+// updateThen changes an account, signs it out if asked, runs then, and
+// records the event, all in one transaction; relying parties hear of the
+// sign-out once it is committed.
+func (s *Service) updateThen(ctx context.Context, a Actor, id, event string, detail map[string]string, fn func(*account.Account) error, signOut bool, then func(context.Context, *account.Account) error) (*account.Account, error) {
+	var (
+		acc     *account.Account
+		clients []string
+	)
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if acc, err = s.target(ctx, a, id); err != nil {
+			return err
 		}
+		if err := s.notSelf(a, acc); err != nil {
+			return err
+		}
+		if acc, err = s.Accounts.Update(ctx, acc.ID, fn); err != nil {
+			return err
+		}
+		if signOut {
+			if clients, err = s.signOut(ctx, acc.ID); err != nil {
+				return err
+			}
+		}
+		if then != nil {
+			if err := then(ctx, acc); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, a, event, acc, detail)
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.record(ctx, a, event, acc, detail)
+	s.tell(ctx, clients, acc.ID)
 	return acc, nil
 }
 
@@ -463,6 +511,10 @@ func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 	if !slices.Contains(grant.Apps, app) {
 		return invalid("未知的应用授权：" + app)
 	}
+	return s.inTx(ctx, func(ctx context.Context) error { return s.grant(ctx, a, id, app) })
+}
+
+func (s *Service) grant(ctx context.Context, a Actor, id, app string) error {
 	acc, err := s.target(ctx, a, id)
 	if err != nil {
 		return err
@@ -483,53 +535,81 @@ func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 	if !cockpitLevel(o.Level) {
 		return invalid("数字驾驶舱仅向部、省、市、县级单位的账号开放，学校和院系账号不能授权")
 	}
-	if err := s.Grants.Add(ctx, nil, acc.ID, app, a.ID()); err != nil {
+	if err := s.Grants.Add(ctx, s.DB.Q(ctx), acc.ID, app, a.ID()); err != nil {
 		return err
 	}
-	s.record(ctx, a, "grant.added", acc, map[string]string{"app": app})
-	return nil
+	return s.record(ctx, a, "grant.added", acc, map[string]string{"app": app})
 }
 
 // Revoke takes an application grant away, and with it every token of the
 // account: relying parties are told by back-channel logout, introspection
 // answers inactive at once, and new tokens no longer carry the grant.
 func (s *Service) Revoke(ctx context.Context, a Actor, id, app string) error {
-	acc, err := s.target(ctx, a, id)
+	var (
+		clients []string
+		subject string
+	)
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		acc, err := s.target(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		if err := s.notSelf(a, acc); err != nil {
+			return err
+		}
+		had, err := s.Grants.Revoke(ctx, s.DB.Q(ctx), acc.ID, app)
+		if err != nil || !had {
+			return err
+		}
+		if clients, err = s.signOut(ctx, acc.ID); err != nil {
+			return err
+		}
+		subject = acc.ID
+		return s.record(ctx, a, "grant.revoked", acc, map[string]string{"app": app})
+	})
 	if err != nil {
 		return err
 	}
-	if err := s.notSelf(a, acc); err != nil {
-		return err
-	}
-	had, err := s.Grants.Revoke(ctx, nil, acc.ID, app)
-	if err != nil {
-		return err
-	}
-	if !had {
-		return nil
-	}
-	if err := s.SignOutEverywhere(ctx, acc.ID); err != nil {
-		return err
-	}
-	s.record(ctx, a, "grant.revoked", acc, map[string]string{"app": app})
+	s.tell(ctx, clients, subject)
 	return nil
 }
 
 // SignOutEverywhere ends every session and grant of an account and tells
 // the relying parties that hold its tokens.
 func (s *Service) SignOutEverywhere(ctx context.Context, accountID string) error {
-	clients, err := s.OAuth.ClientsOfSubject(ctx, accountID)
+	var clients []string
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		clients, err = s.signOut(sqldb.WithTx(ctx, tx), accountID)
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	s.tell(ctx, clients, accountID)
+	return nil
+}
+
+// signOut ends sessions and grants in ctx's transaction and returns the
+// relying parties to tell once it commits.
+func (s *Service) signOut(ctx context.Context, accountID string) ([]string, error) {
+	clients, err := s.OAuth.ClientsOfSubject(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.Sessions.DeleteByAccount(ctx, accountID); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.OAuth.RevokeSubject(ctx, accountID); err != nil {
-		return err
+		return nil, err
 	}
+	return clients, nil
+}
+
+// tell sends back-channel logouts; it runs after the commit, so a relying
+// party never hears of a sign-out that was rolled back.
+func (s *Service) tell(ctx context.Context, clients []string, accountID string) {
 	if s.Notifier != nil && len(clients) > 0 {
 		s.Notifier.Notify(ctx, clients, accountID, "")
 	}
-	return nil
 }

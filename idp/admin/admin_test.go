@@ -1,14 +1,18 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
+	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
@@ -314,6 +318,65 @@ func TestMoveAndRoleChangeSignOut(t *testing.T) {
 					t.Fatalf("refresh token still active after %s", name)
 				}
 			})
+		}
+	})
+}
+
+// An admin action whose audit record cannot be written does not happen:
+// the account stays as it was, nothing is signed out, and the failure is
+// logged at error level.
+func TestActionThatCannotBeAuditedFails(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		var logged bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logged, nil))
+		f.svc.Log = log
+		f.svc.Audit = audit.New(db, time.Now, log)
+		js := admin.Actor{Account: f.admins["320000"]}
+		target := f.accounts["320100"]
+		if _, err := f.svc.Disable(ctx, js, target.ID); err != nil {
+			t.Fatalf("disable with a working audit log: %v", err)
+		}
+		if _, err := f.svc.Enable(ctx, js, target.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The chain head is gone: no event can be appended.
+		if _, err := db.ExecContext(ctx, `ALTER TABLE audit_chain RENAME TO audit_chain_gone`); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.Sessions.Create(ctx, target.ID, []string{"sms"}, "127.0.0.1", "test"); err != nil {
+			t.Fatal(err)
+		}
+		for name, act := range map[string]func() error{
+			"disable":   func() error { _, err := f.svc.Disable(ctx, js, target.ID); return err },
+			"set role":  func() error { _, err := f.svc.SetRole(ctx, js, target.ID, account.RoleAdmin); return err },
+			"grant":     func() error { return f.svc.Grant(ctx, js, target.ID, grant.Cockpit) },
+			"provision": func() error { _, err := f.svc.Provision(ctx, js, "13900000077", "新同事", "320100", account.RoleStaff); return err },
+		} {
+			logged.Reset()
+			if err := act(); err == nil {
+				t.Errorf("%s succeeded although it could not be audited", name)
+			}
+			if !strings.Contains(logged.String(), "level=ERROR") {
+				t.Errorf("%s: audit failure not logged at error level: %q", name, logged.String())
+			}
+		}
+		got, err := f.svc.Accounts.Get(ctx, target.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != account.StatusActive || got.Role != account.RoleStaff {
+			t.Fatalf("unaudited changes were kept: %+v", got)
+		}
+		if g, _ := f.svc.Grants.Grants(ctx, target.ID); len(g) != 0 {
+			t.Fatalf("unaudited grant was kept: %v", g)
+		}
+		if live, _ := f.svc.Sessions.ListByAccount(ctx, target.ID); len(live) != 1 {
+			t.Fatalf("sessions after the failed disable: %d, want the one untouched", len(live))
+		}
+		if _, err := f.svc.Accounts.ByPhone(ctx, "+8613900000077"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("unaudited provisioning created an account: %v", err)
 		}
 	})
 }
