@@ -349,10 +349,13 @@ func TestActionThatCannotBeAuditedFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, act := range map[string]func() error{
-			"disable":   func() error { _, err := f.svc.Disable(ctx, js, target.ID); return err },
-			"set role":  func() error { _, err := f.svc.SetRole(ctx, js, target.ID, account.RoleAdmin); return err },
-			"grant":     func() error { return f.svc.Grant(ctx, js, target.ID, grant.Cockpit) },
-			"provision": func() error { _, err := f.svc.Provision(ctx, js, "13900000077", "新同事", "320100", account.RoleStaff); return err },
+			"disable":  func() error { _, err := f.svc.Disable(ctx, js, target.ID); return err },
+			"set role": func() error { _, err := f.svc.SetRole(ctx, js, target.ID, account.RoleAdmin); return err },
+			"grant":    func() error { return f.svc.Grant(ctx, js, target.ID, grant.Cockpit) },
+			"provision": func() error {
+				_, err := f.svc.Provision(ctx, js, "13900000077", "新同事", "320100", account.RoleStaff)
+				return err
+			},
 		} {
 			logged.Reset()
 			if err := act(); err == nil {
