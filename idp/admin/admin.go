@@ -609,7 +609,12 @@ func (s *Service) signOut(ctx context.Context, accountID string) ([]string, erro
 // tell sends back-channel logouts; it runs after the commit, so a relying
 // party never hears of a sign-out that was rolled back.
 func (s *Service) tell(ctx context.Context, clients []string, accountID string) {
-	if s.Notifier != nil && len(clients) > 0 {
-		s.Notifier.Notify(ctx, clients, accountID, "")
+	if s.Notifier == nil || len(clients) == 0 {
+		return
 	}
+	if later, ok := ctx.Value(tellKey{}).(*[]func()); ok {
+		*later = append(*later, func() { s.Notifier.Notify(ctx, clients, accountID, "") })
+		return
+	}
+	s.Notifier.Notify(ctx, clients, accountID, "")
 }

@@ -383,3 +383,64 @@ func TestActionThatCannotBeAuditedFails(t *testing.T) {
 		}
 	})
 }
+
+// An import applies every line or none: a line that fails when applied
+// (here a unit that does not exist) undoes the lines before it, audit
+// records included.
+func TestImportIsAllOrNothing(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		log := audit.New(db, time.Now, slog.New(slog.DiscardHandler))
+		f.svc.Audit = log
+		sys := admin.Actor{System: true}
+		existing := f.accounts["320100"]
+		rows := []admin.ImportRow{
+			{Line: 2, Phone: "+8613900000001", Name: "新同事", OrgID: "320102", Role: account.RoleStaff},
+			{Line: 3, Phone: existing.Phone, Name: "改名后", OrgID: "320100", Role: account.RoleAdmin},
+			{Line: 4, Phone: "+8613900000002", Name: "无单位", OrgID: "999999", Role: account.RoleStaff},
+		}
+		countEvents := func() int {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := countEvents()
+		_, err := f.svc.Import(ctx, sys, rows, false)
+		if err == nil || !strings.Contains(err.Error(), "line 4") {
+			t.Fatalf("import with a bad line 4: %v, want an error naming line 4", err)
+		}
+		if _, err := f.svc.Accounts.ByPhone(ctx, "+8613900000001"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("line 2 was created although line 4 failed: %v", err)
+		}
+		got, err := f.svc.Accounts.Get(ctx, existing.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != existing.Name || got.Role != existing.Role {
+			t.Fatalf("line 3 was applied although line 4 failed: %+v", got)
+		}
+		if n := countEvents(); n != before {
+			t.Fatalf("%d audit events of a rolled-back import remain", n-before)
+		}
+
+		rep, err := f.svc.Import(ctx, sys, rows[:2], true)
+		if err != nil || rep.Created != 1 || rep.Updated != 1 {
+			t.Fatalf("dry run: %+v, %v", rep, err)
+		}
+		if _, err := f.svc.Accounts.ByPhone(ctx, "+8613900000001"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("dry run wrote: %v", err)
+		}
+		if rep, err = f.svc.Import(ctx, sys, rows[:2], false); err != nil || rep.Created != 1 || rep.Updated != 1 {
+			t.Fatalf("import: %+v, %v", rep, err)
+		}
+		if got, _ := f.svc.Accounts.Get(ctx, existing.ID); got.Name != "改名后" || got.Role != account.RoleAdmin {
+			t.Fatalf("after import: %+v", got)
+		}
+		if n := countEvents(); n != before+3 {
+			t.Fatalf("import recorded %d events, want 3 (created, renamed, role changed)", n-before)
+		}
+	})
+}
