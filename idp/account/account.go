@@ -38,9 +38,17 @@ type Account struct {
 	OrgID       string     `json:"org_id,omitempty"`
 	Role        string     `json:"role"`
 	ActivatedAt *time.Time `json:"activated_at,omitempty"`
+	// DisabledBy is the org path of the unit whose admin disabled the
+	// account, DisabledBySystem for the command line, "" while enabled.
+	// Only someone at or above that unit may enable it again.
+	DisabledBy string `json:"-"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
+
+// DisabledBySystem marks a disable made from the command line, which only
+// the command line undoes.
+const DisabledBySystem = "system"
 
 // Active reports whether the account may sign in and keep its tokens.
 func (a *Account) Active() bool { return a.Status == StatusActive }
@@ -89,7 +97,7 @@ type Store struct {
 // NewStore returns an account store.
 func NewStore(db *sqldb.DB, now func() time.Time) *Store { return &Store{db: db, now: now} }
 
-const columns = `id, phone, name, status, org_id, role, activated_at, created_at, updated_at`
+const columns = `id, phone, name, status, org_id, role, activated_at, created_at, updated_at, disabled_by`
 
 func scan(row interface{ Scan(...any) error }) (*Account, error) {
 	var (
@@ -99,7 +107,7 @@ func scan(row interface{ Scan(...any) error }) (*Account, error) {
 		created   int64
 		updated   int64
 	)
-	if err := row.Scan(&a.ID, &a.Phone, &a.Name, &a.Status, &org, &a.Role, &activated, &created, &updated); err != nil {
+	if err := row.Scan(&a.ID, &a.Phone, &a.Name, &a.Status, &org, &a.Role, &activated, &created, &updated, &a.DisabledBy); err != nil {
 		return nil, err
 	}
 	a.OrgID = org.String
@@ -125,8 +133,8 @@ func (s *Store) Create(ctx context.Context, a Account) (*Account, error) {
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	a.CreatedAt, a.UpdatedAt = now, now
-	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO accounts (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)`,
-		a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, now.Unix())
+	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO accounts (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8)`,
+		a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, now.Unix(), a.DisabledBy)
 	if sqldb.IsUniqueViolation(err) {
 		return nil, ErrPhoneTaken
 	}
@@ -209,8 +217,8 @@ func (s *Store) Update(ctx context.Context, id string, fn func(a *Account) error
 		if a.ActivatedAt != nil {
 			activated = a.ActivatedAt.Unix()
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET phone = $2, name = $3, status = $4, org_id = $5, role = $6, activated_at = $7, updated_at = $8 WHERE id = $1`,
-			a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, activated, a.UpdatedAt.Unix())
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET phone = $2, name = $3, status = $4, org_id = $5, role = $6, activated_at = $7, updated_at = $8, disabled_by = $9 WHERE id = $1`,
+			a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, activated, a.UpdatedAt.Unix(), a.DisabledBy)
 		if sqldb.IsUniqueViolation(err) {
 			return ErrPhoneTaken
 		}

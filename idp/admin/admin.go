@@ -1,5 +1,9 @@
 // Package admin is delegated administration: an admin of unit X manages the
-// accounts of X and of every unit below it, and nothing beside or above.
+// staff of X and every account of the units below it, and nothing beside
+// or above. Admins of X itself are managed from above (a rogue admin with
+// a second admin account in its unit cannot shield it), admins are
+// appointed only below one's own unit, and a disable made by a superior is
+// undone only at or above the disabler's unit.
 // The rule is enforced here, below every user interface, so the console,
 // the JSON API and any later tool share it.
 package admin
@@ -127,6 +131,32 @@ func (s *Service) Manages(ctx context.Context, a Actor, id string) (bool, error)
 	return ok, err
 }
 
+// manageable refuses an account the actor may see but not change: an
+// admin of its own unit, or (on a row that changed since it was loaded)
+// one no longer in its subtree.
+func (s *Service) manageable(ctx context.Context, a Actor, acc *account.Account) error {
+	if a.System {
+		return nil
+	}
+	if acc.OrgID == "" {
+		return errNoAccount
+	}
+	ok, err := s.Manages(ctx, a, acc.OrgID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNoAccount
+	}
+	if err := s.notSelf(a, acc); err != nil {
+		return err
+	}
+	if peer(a, acc) {
+		return errPeer
+	}
+	return nil
+}
+
 // target loads an account the actor manages; anything else is "not found",
 // so an admin cannot probe what lies outside the subtree.
 func (s *Service) target(ctx context.Context, a Actor, id string) (*account.Account, error) {
@@ -151,6 +181,39 @@ func (s *Service) target(ctx context.Context, a Actor, id string) (*account.Acco
 		return nil, errNoAccount
 	}
 	return acc, nil
+}
+
+// peer reports whether acc holds the actor's own authority: an admin of the
+// actor's unit, which only the units above may manage.
+func peer(a Actor, acc *account.Account) bool {
+	return !a.System && acc.Role == account.RoleAdmin && acc.OrgID == a.Account.OrgID
+}
+
+var errPeer = &Error{Code: "forbidden", Msg: "同一单位的管理员由上级单位管理，您不能对其进行此操作"}
+
+// errPeerAppointment: an admin cannot create its own equal (nor promote
+// anyone to it, nor move an admin into its unit).
+var errPeerAppointment = &Error{Code: "forbidden", Msg: "只能在下级单位任命管理员；本单位的管理员由上级单位任命"}
+
+// authority is the org path of the actor's unit, or DisabledBySystem.
+func (s *Service) authority(ctx context.Context, a Actor) (string, error) {
+	if a.System {
+		return account.DisabledBySystem, nil
+	}
+	return s.Orgs.PathOf(ctx, a.Account.OrgID)
+}
+
+// mayUndo reports whether an actor standing at path may undo a disable
+// recorded as by: only someone at or above the disabler's unit may.
+func mayUndo(a Actor, path, by string) bool {
+	switch {
+	case a.System || by == "":
+		return true
+	case by == account.DisabledBySystem:
+		return false
+	default:
+		return strings.HasPrefix(by, path)
+	}
 }
 
 func (s *Service) notSelf(a Actor, acc *account.Account) error {
@@ -239,7 +302,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
-	sqlText := `SELECT a.id, a.phone, a.name, a.status, a.org_id, a.role, a.activated_at, a.created_at, a.updated_at, o.name
+	sqlText := `SELECT a.id, a.phone, a.name, a.status, a.org_id, a.role, a.activated_at, a.created_at, a.updated_at, a.disabled_by, o.name
 		FROM accounts a JOIN orgs o ON o.id = a.org_id
 		WHERE o.path >= $1 AND o.path < $2 AND a.id > $3`
 	args := []any{lo, hi, q.After}
@@ -272,7 +335,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 			activated        *int64
 			created, updated int64
 		)
-		if err := rows.Scan(&acc.ID, &acc.Phone, &acc.Name, &acc.Status, &orgID, &acc.Role, &activated, &created, &updated, &v.OrgName); err != nil {
+		if err := rows.Scan(&acc.ID, &acc.Phone, &acc.Name, &acc.Status, &orgID, &acc.Role, &activated, &created, &updated, &acc.DisabledBy, &v.OrgName); err != nil {
 			return nil, fmt.Errorf("search accounts: %w", err)
 		}
 		if orgID != nil {
@@ -343,6 +406,9 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 		if !ok {
 			return forbidden("该单位不在您的管辖范围内")
 		}
+		if role == account.RoleAdmin && !a.System && orgID == a.Account.OrgID {
+			return errPeerAppointment
+		}
 		acc, err = s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
 		if errors.Is(err, account.ErrPhoneTaken) {
 			// Whose number it is stays unsaid.
@@ -371,11 +437,18 @@ func (s *Service) Reject(ctx context.Context, a Actor, id string) (*account.Acco
 }
 
 func (s *Service) decide(ctx context.Context, a Actor, id, event, status, notice string) (*account.Account, error) {
+	by, err := s.authority(ctx, a)
+	if err != nil {
+		return nil, err
+	}
 	acc, err := s.update(ctx, a, id, event, nil, func(acc *account.Account) error {
 		if acc.Status != account.StatusPending {
 			return invalid("该账号不在待审核状态")
 		}
 		acc.Status = status
+		if status == account.StatusDisabled {
+			acc.DisabledBy = by
+		}
 		return nil
 	}, false)
 	if err != nil {
@@ -405,19 +478,38 @@ func (s *Service) notify(ctx context.Context, e164, notice string) {
 // Disable stops an account: it cannot sign in, and every session, refresh
 // token and introspection of its access tokens ends now.
 func (s *Service) Disable(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	by, err := s.authority(ctx, a)
+	if err != nil {
+		return nil, err
+	}
 	return s.update(ctx, a, id, "account.disabled", nil, func(acc *account.Account) error {
+		// A disable already made further up stays theirs: a lower admin
+		// disabling again must not lower who may lift it.
+		if acc.Status == account.StatusDisabled && !mayUndo(a, by, acc.DisabledBy) {
+			return nil
+		}
 		acc.Status = account.StatusDisabled
+		acc.DisabledBy = by
 		return nil
 	}, true)
 }
 
-// Enable re-activates a disabled account.
+// Enable re-activates a disabled account, if the actor stands at or above
+// the unit that disabled it.
 func (s *Service) Enable(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	path, err := s.authority(ctx, a)
+	if err != nil {
+		return nil, err
+	}
 	return s.update(ctx, a, id, "account.enabled", nil, func(acc *account.Account) error {
 		if acc.Status == account.StatusActive {
 			return nil
 		}
+		if !mayUndo(a, path, acc.DisabledBy) {
+			return forbidden("该账号由上级单位停用，只能由上级单位重新启用")
+		}
 		acc.Status = account.StatusActive
+		acc.DisabledBy = ""
 		return nil
 	}, false)
 }
@@ -428,6 +520,9 @@ func (s *Service) SetRole(ctx context.Context, a Actor, id, role string) (*accou
 		return nil, invalid("角色只能是 staff 或 admin")
 	}
 	return s.update(ctx, a, id, "account.role_changed", map[string]string{"role": role}, func(acc *account.Account) error {
+		if role == account.RoleAdmin && !a.System && acc.OrgID == a.Account.OrgID {
+			return errPeerAppointment
+		}
 		acc.Role = role
 		return nil
 	}, true)
@@ -448,6 +543,9 @@ func (s *Service) Move(ctx context.Context, a Actor, id, orgID string) (*account
 		return nil, err
 	}
 	return s.updateThen(ctx, a, id, "account.moved", map[string]string{"org_id": orgID}, func(acc *account.Account) error {
+		if acc.Role == account.RoleAdmin && !a.System && orgID == a.Account.OrgID {
+			return errPeerAppointment
+		}
 		acc.OrgID = orgID
 		return nil
 	}, true, func(ctx context.Context, acc *account.Account) error {
@@ -479,7 +577,14 @@ func (s *Service) updateThen(ctx context.Context, a Actor, id, event string, det
 		if err := s.notSelf(a, acc); err != nil {
 			return err
 		}
-		if acc, err = s.Accounts.Update(ctx, acc.ID, fn); err != nil {
+		// The rules are checked again on the locked row: a concurrent
+		// move or promotion cannot slip the account out from under them.
+		if acc, err = s.Accounts.Update(ctx, acc.ID, func(x *account.Account) error {
+			if err := s.manageable(ctx, a, x); err != nil {
+				return err
+			}
+			return fn(x)
+		}); err != nil {
 			return err
 		}
 		if signOut {
@@ -519,7 +624,7 @@ func (s *Service) grant(ctx context.Context, a Actor, id, app string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.notSelf(a, acc); err != nil {
+	if err := s.manageable(ctx, a, acc); err != nil {
 		return err
 	}
 	if !acc.Active() {
@@ -554,7 +659,7 @@ func (s *Service) Revoke(ctx context.Context, a Actor, id, app string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.notSelf(a, acc); err != nil {
+		if err := s.manageable(ctx, a, acc); err != nil {
 			return err
 		}
 		had, err := s.Grants.Revoke(ctx, s.DB.Q(ctx), acc.ID, app)

@@ -75,8 +75,9 @@ func newFixture(t *testing.T, db *sqldb.DB) *fixture {
 	return f
 }
 
-// An admin of unit X manages accounts of X and below, nothing beside or
-// above: the whole matrix of admin unit × target unit.
+// An admin of unit X manages the staff of X and every account below X,
+// nothing beside or above, and not the other admins of X: the whole
+// matrix of admin unit × target unit, for staff and admin targets.
 func TestAdminManagesExactlyTheSubtree(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		f := newFixture(t, db)
@@ -105,6 +106,25 @@ func TestAdminManagesExactlyTheSubtree(t *testing.T) {
 					_, err = f.svc.SetRole(ctx, actor, target.ID, account.RoleStaff)
 					if want != (err == nil) {
 						t.Fatalf("admin of %s changing role in %s: err %v, want allowed=%v", adminOrg, targetOrg, err, want)
+					}
+					// Admins are managed only from strictly above: an
+					// admin of the same unit is a peer.
+					peer := f.admins[targetOrg]
+					wantAdmin := want && adminOrg != targetOrg
+					if _, err := f.svc.Get(ctx, actor, peer.ID); want != (err == nil) {
+						t.Fatalf("admin of %s sees the admin of %s: err %v, want visible=%v", adminOrg, targetOrg, err, want)
+					}
+					_, err = f.svc.Disable(ctx, actor, peer.ID)
+					if wantAdmin != (err == nil) {
+						t.Fatalf("admin of %s disabling the admin of %s: err %v, want allowed=%v", adminOrg, targetOrg, err, wantAdmin)
+					}
+					if err == nil {
+						if _, err := f.svc.Enable(ctx, actor, peer.ID); err != nil {
+							t.Fatalf("admin of %s cannot undo its own disable in %s: %v", adminOrg, targetOrg, err)
+						}
+					}
+					if _, err = f.svc.SetRole(ctx, actor, peer.ID, account.RoleAdmin); wantAdmin != (err == nil) {
+						t.Fatalf("admin of %s changing the role of the admin of %s: err %v, want allowed=%v", adminOrg, targetOrg, err, wantAdmin)
 					}
 					views, err := f.svc.Search(ctx, actor, admin.Query{Text: target.Name})
 					if err != nil {
@@ -441,6 +461,86 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		}
 		if n := countEvents(); n != before+3 {
 			t.Fatalf("import recorded %d events, want 3 (created, renamed, role changed)", n-before)
+		}
+	})
+}
+
+// A rogue admin with a second admin account in its unit cannot shield
+// itself: peers cannot disable, demote or re-enable each other, a disable
+// by a superior is lifted only at or above the superior's unit, and no
+// admin appoints its own equal.
+func TestPeerAdminsAreManagedFromAbove(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		province := admin.Actor{Account: f.admins["320000"]}
+		city := admin.Actor{Account: f.admins["320100"]}
+		county := admin.Actor{Account: f.admins["320102"]}
+		school := admin.Actor{Account: f.admins["3132000001"]}
+		second, err := f.svc.Provision(ctx, city, "13900000100", "第二账号", "320102", account.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rogue := admin.Actor{Account: second}
+
+		if _, err := f.svc.Disable(ctx, rogue, f.admins["320102"].ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("peer disabled a peer: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, rogue, f.admins["320102"].ID, account.RoleStaff); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("peer demoted a peer: %v", err)
+		}
+		if _, err := f.svc.Disable(ctx, city, second.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Enable(ctx, county, second.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("peer re-enabled an admin the city disabled: %v", err)
+		}
+		if got, _ := f.svc.Accounts.Get(ctx, second.ID); got.Status != account.StatusDisabled {
+			t.Fatalf("status after the peer's attempt: %s", got.Status)
+		}
+		if _, err := f.svc.Enable(ctx, province, second.ID); err != nil {
+			t.Fatalf("province cannot lift the city's disable: %v", err)
+		}
+
+		// A staff account disabled by the county stays disabled for the
+		// school below it, and is lifted by another admin of the county.
+		staff := f.accounts["3132000001"]
+		if _, err := f.svc.Disable(ctx, county, staff.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Enable(ctx, school, staff.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("school lifted the county's disable: %v", err)
+		}
+		if _, err := f.svc.Disable(ctx, school, staff.ID); err != nil {
+			t.Fatalf("school disabling an already disabled account: %v", err)
+		}
+		if _, err := f.svc.Enable(ctx, school, staff.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("disabling again moved the disable down to the school: %v", err)
+		}
+		if _, err := f.svc.Enable(ctx, admin.Actor{Account: second}, staff.ID); err != nil {
+			t.Fatalf("another county admin cannot lift the county's disable: %v", err)
+		}
+
+		// No admin appoints its equal.
+		if _, err := f.svc.Provision(ctx, county, "13900000101", "同级管理员", "320102", account.RoleAdmin); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("county provisioned a county admin: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, county, f.accounts["320102"].ID, account.RoleAdmin); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("county promoted its own staff to admin: %v", err)
+		}
+		if _, err := f.svc.Move(ctx, city, f.admins["320102"].ID, "320100"); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("city moved a county admin into the city: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, county, f.accounts["3132000001"].ID, account.RoleAdmin); err != nil {
+			t.Fatalf("county cannot appoint a school admin: %v", err)
+		}
+		// The command line is above everyone, and its disable is its own.
+		sys := admin.Actor{System: true}
+		if _, err := f.svc.Disable(ctx, sys, f.admins["000000"].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Enable(ctx, admin.Actor{Account: f.admins["000000"]}, f.admins["000000"].ID); err == nil {
+			t.Fatal("an admin lifted the command line's disable of itself")
 		}
 	})
 }
