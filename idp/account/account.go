@@ -41,9 +41,9 @@ type Account struct {
 	// DisabledBy is the org path of the unit whose admin disabled the
 	// account, DisabledBySystem for the command line, "" while enabled.
 	// Only someone at or above that unit may enable it again.
-	DisabledBy string `json:"-"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	DisabledBy string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // DisabledBySystem marks a disable made from the command line, which only
