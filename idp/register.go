@@ -108,17 +108,11 @@ func (s *Server) register(c echo.Context, r registration) error {
 	} else if !errors.Is(err, sqldb.ErrNotFound) {
 		return internal(err)
 	}
-	if idNumber != "" {
-		taken, err := s.Registration.Profiles.IDNumberTaken(ctx, idNumber)
-		if err != nil {
-			return internal(err)
-		}
-		if taken {
-			return refuse("id_number_taken")
-		}
-	}
+	// An ID number another account holds is not refused: the profile is
+	// stored flagged for the admins (profile.Store.Put), so nobody blocks
+	// a number's owner by registering with it first.
 	// The profile goes first under the new id; should the account insert
-	// lose a race for the number, the profile is removed again.
+	// lose a race for the phone, the profile is removed again.
 	id := account.NewID()
 	err = s.Registration.Profiles.Put(ctx, profile.Profile{AccountID: id, Position: position, IDNumber: idNumber})
 	if errors.Is(err, profile.ErrIDNumberTaken) {

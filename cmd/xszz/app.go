@@ -225,6 +225,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		return nil, err
 	}
 	a.Profiles = profile.NewStore(db, idSealer, now)
+	a.Admin.Profiles = a.Profiles
 
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {

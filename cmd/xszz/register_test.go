@@ -13,6 +13,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
+	"github.com/xszz/xszz/idp/idcard"
 	"github.com/xszz/xszz/internal/sms"
 )
 
@@ -97,13 +98,18 @@ func TestRegistration(t *testing.T) {
 				t.Fatalf("sign-in after approval: %v", m)
 			}
 
-			// The same ID number again: the same answer, no second account.
+			// The same ID number again: the same answer, and the
+			// application waits flagged in the queue instead of vanishing.
 			ph2 := newPhone()
 			if r := apply(b, ph2, func(m map[string]string) { m["id_number"] = "420111200803170417" }); r.Status != http.StatusAccepted {
 				t.Fatalf("duplicate ID number: %s", r)
 			}
-			if _, err := sys.app.Accounts.ByPhone(ctx, "+86"+ph2); err == nil {
-				t.Fatal("an account was created with an ID number already registered")
+			dup, err := sys.app.Accounts.ByPhone(ctx, "+86"+ph2)
+			if err != nil || dup.Status != account.StatusPending {
+				t.Fatalf("application with a duplicate ID number: %+v, %v; want it pending", dup, err)
+			}
+			if v, err := sys.app.Admin.Get(ctx, admin.Actor{System: true}, dup.ID); err != nil || !v.IDNumberConflict {
+				t.Fatalf("duplicate ID number not flagged for the admin: %+v, %v", v, err)
 			}
 
 			ph3 := newPhone()
@@ -114,6 +120,38 @@ func TestRegistration(t *testing.T) {
 			}
 			if got := sys.sms.noticesTo(acc3.Phone); !slices.Equal(got, []string{sms.NoticeRejected}) {
 				t.Fatalf("notices after rejection: %v, want exactly one rejected", got)
+			}
+		})
+
+		// Someone registers first with another person's ID number and is
+		// rejected: the number is released, and the owner's registration
+		// is filed unflagged, with the same answer as any other.
+		t.Run("a rejected squatter does not block the owner", func(t *testing.T) {
+			b := sys.browser(t)
+			body := "11010519491231002"
+			number := body + string(idcard.Check(body))
+			squat, owner := newPhone(), newPhone()
+			first := apply(b, squat, func(m map[string]string) { m["id_number"] = number })
+			if first.Status != http.StatusAccepted {
+				t.Fatalf("squatter: %s", first)
+			}
+			sq, err := sys.app.Accounts.ByPhone(ctx, "+86"+squat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sys.app.Admin.Reject(ctx, admin.Actor{System: true}, sq.ID); err != nil {
+				t.Fatal(err)
+			}
+			r := apply(b, owner, func(m map[string]string) { m["id_number"] = number })
+			if r.Status != first.Status || r.Body != first.Body {
+				t.Fatalf("owner answered %s, squatter %s", r, first)
+			}
+			acc, err := sys.app.Accounts.ByPhone(ctx, "+86"+owner)
+			if err != nil || acc.Status != account.StatusPending {
+				t.Fatalf("owner's registration: %+v, %v; want it pending", acc, err)
+			}
+			if v, err := sys.app.Admin.Get(ctx, admin.Actor{System: true}, acc.ID); err != nil || v.IDNumberConflict {
+				t.Fatalf("owner's registration flagged after the squatter was rejected: %+v, %v", v, err)
 			}
 		})
 

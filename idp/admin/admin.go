@@ -90,6 +90,16 @@ type Auditor interface {
 	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
 }
 
+// Profiles is what decisions need of registration profiles
+// (profile.Store fits).
+type Profiles interface {
+	// Release frees the ID number a rejected registration held.
+	Release(ctx context.Context, accountID string) error
+	// Conflicting reports a registration whose ID number another account
+	// held: the queue shows it flagged.
+	Conflicting(ctx context.Context, accountID string) (bool, error)
+}
+
 // Service performs admin operations.
 type Service struct {
 	DB       *sqldb.DB
@@ -103,7 +113,10 @@ type Service struct {
 	// SMS tells applicants that their registration was approved or
 	// rejected; may be nil (no notices).
 	SMS Texter
-	Log *slog.Logger // nil: slog.Default()
+	// Profiles, when set, releases the ID number of a rejected
+	// registration and flags duplicates in the queue.
+	Profiles Profiles
+	Log      *slog.Logger // nil: slog.Default()
 	Now func() time.Time
 }
 
@@ -266,6 +279,18 @@ type AccountView struct {
 	*account.Account
 	OrgName string   `json:"org_name,omitempty"`
 	Grants  []string `json:"grants"`
+	// IDNumberConflict flags a registration whose resident ID number
+	// another account held when it was filed: an admin decides whose it is.
+	IDNumberConflict bool `json:"id_number_conflict,omitempty"`
+}
+
+func (s *Service) flag(ctx context.Context, v *AccountView) error {
+	if s.Profiles == nil || v.Status != account.StatusPending {
+		return nil
+	}
+	var err error
+	v.IDNumberConflict, err = s.Profiles.Conflicting(ctx, v.ID)
+	return err
 }
 
 // Query selects accounts in a subtree.
@@ -358,6 +383,9 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 			return nil, err
 		}
 		out[i].Grants = g
+		if err := s.flag(ctx, &out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -379,6 +407,9 @@ func (s *Service) Get(ctx context.Context, a Actor, id string) (*AccountView, er
 		}
 	}
 	if v.Grants, err = s.Grants.Grants(ctx, acc.ID); err != nil {
+		return nil, err
+	}
+	if err := s.flag(ctx, v); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -441,7 +472,7 @@ func (s *Service) decide(ctx context.Context, a Actor, id, event, status, notice
 	if err != nil {
 		return nil, err
 	}
-	acc, err := s.update(ctx, a, id, event, nil, func(acc *account.Account) error {
+	acc, err := s.updateThen(ctx, a, id, event, nil, func(acc *account.Account) error {
 		if acc.Status != account.StatusPending {
 			return invalid("该账号不在待审核状态")
 		}
@@ -450,7 +481,14 @@ func (s *Service) decide(ctx context.Context, a Actor, id, event, status, notice
 			acc.DisabledBy = by
 		}
 		return nil
-	}, false)
+	}, false, func(ctx context.Context, acc *account.Account) error {
+		// A rejected registration gives its ID number back, so whoever
+		// registered with someone else's number cannot block its owner.
+		if status != account.StatusDisabled || s.Profiles == nil {
+			return nil
+		}
+		return s.Profiles.Release(ctx, acc.ID)
+	})
 	if err != nil {
 		return nil, err
 	}
