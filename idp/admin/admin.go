@@ -117,7 +117,7 @@ type Service struct {
 	// registration and flags duplicates in the queue.
 	Profiles Profiles
 	Log      *slog.Logger // nil: slog.Default()
-	Now func() time.Time
+	Now      func() time.Time
 }
 
 // scope returns the org id an actor manages, or refuses.
