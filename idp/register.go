@@ -103,7 +103,15 @@ func (s *Server) register(c echo.Context, r registration) error {
 		s.audit(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
 		return nil
 	}
-	if _, err := s.Accounts.ByPhone(ctx, e164); err == nil {
+	if holder, err := s.Accounts.ByPhone(ctx, e164); err == nil {
+		// The applicant proved the number: whoever holds it (perhaps a
+		// stranger's number provisioned by an admin) does not silently
+		// keep it; the admins above both units decide.
+		if s.Admin != nil {
+			if err := s.Admin.ClaimPhone(ctx, holder, name, o.ID, ip, ua); err != nil {
+				return internal(err)
+			}
+		}
 		return refuse("phone_taken")
 	} else if !errors.Is(err, sqldb.ErrNotFound) {
 		return internal(err)

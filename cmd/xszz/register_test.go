@@ -54,9 +54,21 @@ func TestRegistration(t *testing.T) {
 					t.Fatalf("%s number answered %s, new number %s", name, r, fresh)
 				}
 			}
-			// Nothing changed for the existing account.
+			// Nothing changed for the existing account, and the admins
+			// above both units have the claim to decide.
 			if a, _ := sys.app.Accounts.Get(ctx, existing.ID); a.Status != account.StatusActive || a.Name != "测试人员" {
 				t.Fatalf("existing account changed: %+v", a)
+			}
+			claims, err := sys.app.Admin.PhoneConflicts(ctx, admin.Actor{System: true}, 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			filed := false
+			for _, c := range claims {
+				filed = filed || (c.AccountID == existing.ID && c.Source == admin.ConflictRegistration)
+			}
+			if !filed {
+				t.Fatalf("registration proving a held number filed no claim: %+v", claims)
 			}
 			// A wrong code is refused alike too.
 			w1 := b.postJSON("/api/v1/register", map[string]string{"phone": existing.Phone, "code": "000000", "name": "张三", "org_id": "320000"})

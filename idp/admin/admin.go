@@ -249,14 +249,21 @@ func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.
 			e.OrgPath = p
 		}
 	}
+	return s.recordEvent(ctx, e)
+}
+
+func (s *Service) recordEvent(ctx context.Context, e audit.Event) error {
+	if s.Audit == nil {
+		return nil
+	}
 	tx, ok := sqldb.TxFrom(ctx)
 	if !ok {
-		return fmt.Errorf("audit %s: no transaction", typ) // a programming error: every action runs in inTx
+		return fmt.Errorf("audit %s: no transaction", e.Type) // a programming error: every action runs in inTx
 	}
 	if err := s.Audit.RecordTx(ctx, tx, e); err != nil {
 		s.log().ErrorContext(ctx, "admin: action refused, its audit record could not be written",
-			slog.String("type", typ), slog.String("actor", a.ID()), slog.String("subject", acc.ID), slog.Any("err", err))
-		return fmt.Errorf("audit %s of %q: %w", typ, acc.ID, err)
+			slog.String("type", e.Type), slog.String("actor", e.ActorID), slog.String("subject", e.SubjectID), slog.Any("err", err))
+		return fmt.Errorf("audit %s of %q: %w", e.Type, e.SubjectID, err)
 	}
 	return nil
 }
@@ -428,7 +435,10 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 	if role != account.RoleStaff && role != account.RoleAdmin {
 		return nil, invalid("角色只能是 staff 或 admin")
 	}
-	var acc *account.Account
+	var (
+		acc    *account.Account
+		queued bool
+	)
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		ok, err := s.Manages(ctx, a, orgID)
 		if err != nil {
@@ -440,10 +450,21 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 		if role == account.RoleAdmin && !a.System && orgID == a.Account.OrgID {
 			return errPeerAppointment
 		}
+		// A number another account holds is neither refused with a hint
+		// of where it is used nor taken: the admins above both units
+		// decide. It is looked up first, because on PostgreSQL a failed
+		// insert would abort the transaction the conflict is filed in.
+		holder, err := s.Accounts.ByPhone(ctx, e164)
+		if err == nil {
+			queued = true
+			return s.fileConflict(ctx, a, holder, ConflictProvision, name, orgID, role)
+		}
+		if !errors.Is(err, sqldb.ErrNotFound) {
+			return err
+		}
 		acc, err = s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
 		if errors.Is(err, account.ErrPhoneTaken) {
-			// Whose number it is stays unsaid.
-			return invalid("该手机号已被使用")
+			return ErrPhoneInUse // lost a race; nothing to file in an aborted transaction
 		}
 		if err != nil {
 			return err
@@ -452,6 +473,9 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if queued {
+		return nil, ErrPhoneInUse
 	}
 	return acc, nil
 }

@@ -544,3 +544,82 @@ func TestPeerAdminsAreManagedFromAbove(t *testing.T) {
 		}
 	})
 }
+
+// Provisioning a number another account holds answers alike wherever the
+// number is used, creates nothing, and puts the case before the admins of
+// the lowest unit above both accounts; so does a registration proving a
+// number held elsewhere.
+func TestPhoneConflictsGoAboveBothUnits(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		js := admin.Actor{Account: f.admins["320000"]}
+		root := admin.Actor{Account: f.admins["000000"]}
+		zj := admin.Actor{Account: f.admins["330000"]}
+		county := admin.Actor{Account: f.admins["320102"]}
+		school := admin.Actor{Account: f.admins["3132000001"]}
+		elsewhere := f.accounts["330000"] // Zhejiang, outside Jiangsu
+		inside := f.accounts["3132000001"]
+
+		var msgs []string
+		for _, holder := range []*account.Account{elsewhere, inside} {
+			acc, err := f.svc.Provision(ctx, js, holder.Phone, "新同事", "320100", account.RoleStaff)
+			if acc != nil || !errors.Is(err, &admin.Error{Code: "conflict"}) {
+				t.Fatalf("provision a held number: %+v, %v; want a conflict", acc, err)
+			}
+			msgs = append(msgs, err.Error())
+			if got, _ := f.svc.Accounts.Get(ctx, holder.ID); got.Name != holder.Name || got.OrgID != holder.OrgID {
+				t.Fatalf("holder changed: %+v", got)
+			}
+		}
+		if msgs[0] != msgs[1] {
+			t.Fatalf("answers differ by where the number is used: %q vs %q", msgs[0], msgs[1])
+		}
+		for _, leak := range []string{"浙江", "330000", elsewhere.Name} {
+			if strings.Contains(msgs[0], leak) {
+				t.Fatalf("answer %q says where the number is used (%s)", msgs[0], leak)
+			}
+		}
+		if err := f.svc.ClaimPhone(ctx, inside, "真正的机主", "320102", "127.0.0.1", "test"); err != nil {
+			t.Fatal(err)
+		}
+
+		list := func(a admin.Actor) map[string]string { // holder id → resolving unit
+			t.Helper()
+			cs, err := f.svc.PhoneConflicts(ctx, a, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]string{}
+			for _, c := range cs {
+				out[c.AccountID+"/"+c.Source] = c.ResolveOrgID
+			}
+			return out
+		}
+		if got := list(root); got[elsewhere.ID+"/provision"] != "000000" || got[inside.ID+"/provision"] != "320100" || got[inside.ID+"/registration"] != "320102" {
+			t.Fatalf("ministry sees %v", got)
+		}
+		if got := list(js); len(got) != 2 || got[elsewhere.ID+"/provision"] != "" {
+			t.Fatalf("Jiangsu sees %v, want the two inside Jiangsu only", got)
+		}
+		if got := list(zj); len(got) != 0 {
+			t.Fatalf("Zhejiang (the holder's side) sees %v", got)
+		}
+		if got := list(county); len(got) != 1 {
+			t.Fatalf("county sees %v, want the registration it is above", got)
+		}
+		if got := list(school); len(got) != 0 {
+			t.Fatalf("school sees %v, though it is not above the registering unit", got)
+		}
+		cs, _ := f.svc.PhoneConflicts(ctx, county, 0)
+		if err := f.svc.ResolvePhoneConflict(ctx, school, cs[0].ID); !errors.Is(err, admin.ErrNotFound) {
+			t.Fatalf("school resolved a conflict above it: %v", err)
+		}
+		if err := f.svc.ResolvePhoneConflict(ctx, county, cs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(county); len(got) != 0 {
+			t.Fatalf("resolved conflict still listed: %v", got)
+		}
+	})
+}
