@@ -1,7 +1,12 @@
 package account_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,4 +103,108 @@ func waitingForLock(ctx context.Context, db *sqldb.DB) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+func sealer(t *testing.T, b byte) *account.Sealer {
+	t.Helper()
+	s, err := account.NewSealer("k1", bytes.Repeat([]byte{b}, 32), bytes.Repeat([]byte{b + 1}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Phone numbers are stored only sealed, found by their blind index, and
+// kept one to an account through it; callers still see plain numbers.
+func TestPhonesAreStoredSealed(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := account.NewStore(db, clock, account.WithSealer(sealer(t, 1)))
+		const ph = "+8613812345678"
+		a, err := s.Create(ctx, account.Account{Phone: ph, Name: "张三"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			plain  sql.NullString
+			sealed []byte
+			index  string
+		)
+		if err := db.QueryRowContext(ctx, `SELECT phone, phone_enc, phone_index FROM accounts WHERE id = $1`, a.ID).Scan(&plain, &sealed, &index); err != nil {
+			t.Fatal(err)
+		}
+		if plain.Valid || len(sealed) == 0 || bytes.Contains(sealed, []byte("13812345678")) || strings.Contains(index, "13812345678") {
+			t.Fatalf("stored phone %v, sealed %x, index %s: want only the sealed number and its index", plain, sealed, index)
+		}
+		if got, err := s.ByPhone(ctx, ph); err != nil || got.ID != a.ID || got.Phone != ph {
+			t.Fatalf("ByPhone = %+v, %v", got, err)
+		}
+		if _, err := s.Create(ctx, account.Account{Phone: ph, Name: "李四"}); !errors.Is(err, account.ErrPhoneTaken) {
+			t.Fatalf("second account with the number: %v, want ErrPhoneTaken", err)
+		}
+		other, _ := s.Create(ctx, account.Account{Phone: "+8613812345679", Name: "王五"})
+		if _, err := s.Update(ctx, other.ID, func(x *account.Account) error { x.Phone = ph; return nil }); !errors.Is(err, account.ErrPhoneTaken) {
+			t.Fatalf("changing to a taken number: %v, want ErrPhoneTaken", err)
+		}
+		if got, err := s.Update(ctx, a.ID, func(x *account.Account) error { x.Phone = "+8613900000000"; return nil }); err != nil || got.Phone != "+8613900000000" {
+			t.Fatalf("change number: %+v, %v", got, err)
+		}
+		if _, err := s.ByPhone(ctx, ph); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("old number still finds the account: %v", err)
+		}
+		// Another deployment's keys neither open nor find it.
+		stranger := account.NewStore(db, clock, account.WithSealer(sealer(t, 7)))
+		if _, err := stranger.Get(ctx, a.ID); err == nil {
+			t.Fatal("a store with other keys opened the number")
+		}
+		if _, err := stranger.ByPhone(ctx, "+8613900000000"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("a store with other keys found the number: %v", err)
+		}
+	})
+}
+
+// Rows written before phones were sealed (plaintext in accounts.phone) are
+// sealed at startup, more than one batch of them, and a second run finds
+// nothing to do. Until then they are still found by number.
+func TestSealPlaintextPhones(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		const n = 1203 // more than two batches
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO accounts (id, phone, name, status, role, created_at, updated_at) VALUES `)
+		for i := range n {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "('old%04d', '+86139%08d', '旧账号', 'active', 'staff', 1700000000, 1700000000)", i, i)
+		}
+		if _, err := db.ExecContext(ctx, sb.String()); err != nil {
+			t.Fatal(err)
+		}
+		s := account.NewStore(db, clock, account.WithSealer(sealer(t, 1)))
+		if got, err := s.ByPhone(ctx, "+8613900000042"); err != nil || got.ID != "old0042" {
+			t.Fatalf("plaintext row by phone before sealing: %+v, %v", got, err)
+		}
+		sealed, err := s.SealPlaintextPhones(ctx)
+		if err != nil || sealed != n {
+			t.Fatalf("sealed %d, %v; want %d", sealed, err, n)
+		}
+		var left int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE phone IS NOT NULL OR phone_index IS NULL OR phone_enc IS NULL`).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("%d rows not sealed (%v)", left, err)
+		}
+		for _, i := range []int{0, 499, 500, 1202} {
+			ph := fmt.Sprintf("+86139%08d", i)
+			got, err := s.ByPhone(ctx, ph)
+			if err != nil || got.ID != fmt.Sprintf("old%04d", i) || got.Phone != ph {
+				t.Fatalf("after sealing, %s: %+v, %v", ph, got, err)
+			}
+		}
+		if again, err := s.SealPlaintextPhones(ctx); err != nil || again != 0 {
+			t.Fatalf("second run sealed %d, %v; want 0", again, err)
+		}
+		if _, err := s.Create(ctx, account.Account{Phone: "+8613900000007", Name: "重复"}); !errors.Is(err, account.ErrPhoneTaken) {
+			t.Fatalf("a sealed old number was taken again: %v", err)
+		}
+	})
 }

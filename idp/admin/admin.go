@@ -334,7 +334,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
-	sqlText := `SELECT a.id, a.phone, a.name, a.status, a.org_id, a.role, a.activated_at, a.created_at, a.updated_at, a.disabled_by, o.name
+	sqlText := `SELECT ` + account.Columns("a") + `, o.name
 		FROM accounts a JOIN orgs o ON o.id = a.org_id
 		WHERE o.path >= $1 AND o.path < $2 AND a.id > $3`
 	args := []any{lo, hi, q.After}
@@ -344,8 +344,10 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	}
 	if t := strings.TrimSpace(q.Text); t != "" {
 		if e164, err := phone.Normalize(t); err == nil {
-			args = append(args, e164)
-			sqlText += fmt.Sprintf(" AND a.phone = $%d", len(args))
+			// By the blind index; the plaintext only matches rows not yet
+			// sealed (account.Store.SealPlaintextPhones).
+			args = append(args, s.Accounts.PhoneIndex(e164), e164)
+			sqlText += fmt.Sprintf(" AND (a.phone_index = $%d OR a.phone = $%d)", len(args)-1, len(args))
 		} else {
 			args = append(args, "%"+likeEscape(t)+"%", t)
 			sqlText += fmt.Sprintf(` AND (a.name LIKE $%d ESCAPE '\' OR a.org_id = $%d)`, len(args)-1, len(args))
@@ -360,25 +362,12 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	defer rows.Close()
 	var out []AccountView
 	for rows.Next() {
-		var (
-			v                AccountView
-			acc              account.Account
-			orgID            *string
-			activated        *int64
-			created, updated int64
-		)
-		if err := rows.Scan(&acc.ID, &acc.Phone, &acc.Name, &acc.Status, &orgID, &acc.Role, &activated, &created, &updated, &acc.DisabledBy, &v.OrgName); err != nil {
+		var v AccountView
+		acc, err := s.Accounts.Scan(rows, &v.OrgName)
+		if err != nil {
 			return nil, fmt.Errorf("search accounts: %w", err)
 		}
-		if orgID != nil {
-			acc.OrgID = *orgID
-		}
-		if activated != nil {
-			t := time.Unix(*activated, 0).UTC()
-			acc.ActivatedAt = &t
-		}
-		acc.CreatedAt, acc.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
-		v.Account = &acc
+		v.Account = acc
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
