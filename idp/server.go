@@ -245,6 +245,7 @@ func New(d Deps) (*Server, error) {
 		cd.Orgs, cd.Profiles = d.Registration.Orgs, d.Registration.Profiles
 	}
 	if d.Admin != nil {
+		rd.Claims = d.Admin
 		cd.SignOuter = d.Admin
 	}
 	if d.Notifier != nil {

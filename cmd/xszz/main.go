@@ -114,7 +114,9 @@ func (c *cli) keysCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "key.rotated", "", map[string]string{"kids": strings.Join(kids, " ")})
+			if err := a.audit(cmd.Context(), "key.rotated", "", map[string]string{"kids": strings.Join(kids, " ")}); err != nil {
+				return err
+			}
 			return c.printJSON(map[string]any{"new_kids": kids})
 		}),
 	})

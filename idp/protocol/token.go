@@ -69,7 +69,11 @@ func (s *Protocol) token(c echo.Context) error {
 		// claims as they are now.
 		id, err := s.Identities.Identity(ctx, sess.Subject)
 		if errors.Is(err, sqldb.ErrNotFound) || (err == nil && !id.Account.Active()) {
-			_ = s.Provider.Store.RevokeSubject(ctx, sess.Subject)
+			// The grant is refused either way; a failed revocation is
+			// logged so the remaining tokens can be ended by hand.
+			if rerr := s.Provider.Store.RevokeSubject(ctx, sess.Subject); rerr != nil {
+				s.Log.ErrorContext(ctx, "revoke grants of a disabled account failed", "err", rerr)
+			}
 			return s.accessError(c, ar, fosite.ErrInvalidGrant.WithHint("The account is disabled or no longer exists."))
 		}
 		if err != nil {

@@ -91,22 +91,24 @@ func (s *Registration) register(c echo.Context, r registration) error {
 		s.Events.Record(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
 		return nil
 	}
-	if _, err := s.Accounts.ByPhone(ctx, e164); err == nil {
+	if holder, err := s.Accounts.ByPhone(ctx, e164); err == nil {
+		// The applicant proved the number: whoever holds it (perhaps a
+		// stranger's number provisioned by an admin) does not silently
+		// keep it; the admins above both units decide.
+		if s.Claims != nil {
+			if err := s.Claims.ClaimPhone(ctx, holder, name, o.ID, ip, ua); err != nil {
+				return web.Internal(err)
+			}
+		}
 		return refuse("phone_taken")
 	} else if !errors.Is(err, sqldb.ErrNotFound) {
 		return web.Internal(err)
 	}
-	if idNumber != "" {
-		taken, err := s.Profiles.IDNumberTaken(ctx, idNumber)
-		if err != nil {
-			return web.Internal(err)
-		}
-		if taken {
-			return refuse("id_number_taken")
-		}
-	}
+	// An ID number another account holds is not refused: the profile is
+	// stored flagged for the admins (profile.Store.Put), so nobody blocks
+	// a number's owner by registering with it first.
 	// The profile goes first under the new id; should the account insert
-	// lose a race for the number, the profile is removed again.
+	// lose a race for the phone, the profile is removed again.
 	id := account.NewID()
 	err = s.Profiles.Put(ctx, profile.Profile{AccountID: id, Position: position, IDNumber: idNumber})
 	if errors.Is(err, profile.ErrIDNumberTaken) {

@@ -35,6 +35,12 @@ type Accounts interface {
 	Create(ctx context.Context, a account.Account) (*account.Account, error)
 }
 
+// PhoneClaims files a proved claim on a number another account holds,
+// for the admins above both units; admin.Service implements it.
+type PhoneClaims interface {
+	ClaimPhone(ctx context.Context, holder *account.Account, name, orgID string, ip, ua string) error
+}
+
 // Verifier checks the SMS code; otp.Service implements it.
 type Verifier interface {
 	Verify(ctx context.Context, phoneE164 string, purpose otp.Purpose, code string) error
@@ -57,9 +63,11 @@ type Deps struct {
 	Accounts Accounts
 	OTP      Verifier
 	Codes    CodeSender
-	Events   *idpweb.Events
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Claims may be nil: a held number is then only refused.
+	Claims PhoneClaims
+	Events *idpweb.Events
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Registration serves self-registration.

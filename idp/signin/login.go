@@ -168,7 +168,9 @@ func (s *SignIn) startSession(c echo.Context, acc *account.Account, amr []string
 	// A new session id at every sign-in: a cookie planted earlier is
 	// worthless afterwards.
 	if old := s.cookie.Value(c); old != "" {
-		_ = s.Sessions.Delete(ctx, session.Hash(old))
+		if err := s.Sessions.Delete(ctx, session.Hash(old)); err != nil {
+			return "", web.Internal(err)
+		}
 	}
 	token, sess, err := s.Sessions.Create(ctx, acc.ID, amr, ip, ua)
 	if err != nil {
