@@ -7,12 +7,17 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/labstack/echo/v4"
+
+	"github.com/xszz/xszz/internal/testenv"
 )
 
 // challengeAnswer is the digits every graphical challenge of the test
@@ -209,4 +214,63 @@ func TestChallengeOnRegistration(t *testing.T) {
 	if page.Status != http.StatusOK || sys.sms.count("+86"+phone) != 1 {
 		t.Fatalf("registration page after the answer: %d\n%s", page.Status, page.Body)
 	}
+}
+
+// A person meets the challenge in a browser, at phone and laptop width:
+// the image, the answer field, then the code field; no JavaScript needed.
+func TestChallengeInBrowser(t *testing.T) {
+	sys := startSystem(t, sqliteBackend, func(c *Config) { c.SMS.Challenge = "always" })
+	p := sys.newAccount(t)
+	shots := os.Getenv("XSZZ_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	for _, w := range []struct {
+		name          string
+		width, height int64
+	}{{"phone", 390, 844}, {"laptop", 1280, 800}} {
+		ctx, cancel := context.WithTimeout(testenv.Browser(t), 30*time.Second)
+		defer cancel()
+		err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(w.width, w.height),
+			chromedp.Navigate(sys.url+"/login"),
+			chromedp.WaitVisible(css(`#phone`)),
+			chromedp.SendKeys(css(`#phone`), p.Phone),
+			chromedp.Click(css(`form[action="/login/send"] button`)),
+			chromedp.WaitVisible(css(`#challenge_answer`)),
+		)
+		if err != nil {
+			t.Fatalf("%s: the challenge: %v", w.name, err)
+		}
+		natural, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('form[action="/login/send"] img').naturalWidth`))
+		if err != nil || natural != 200 {
+			t.Fatalf("%s: the challenge image did not load (natural width %d): %v", w.name, natural, err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, "challenge-"+w.name+".png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err = chromedp.Do(ctx,
+			chromedp.SendKeys(css(`#challenge_answer`), challengeAnswer),
+			chromedp.Click(css(`form[action="/login/send"] button`)),
+			chromedp.WaitVisible(css(`#code`)),
+		)
+		if err != nil {
+			t.Fatalf("%s: after the answer: %v", w.name, err)
+		}
+		err = chromedp.Do(ctx,
+			chromedp.SendKeys(css(`#code`), sys.sms.last(p.E164)),
+			chromedp.Submit(css(`#code`)),
+			chromedp.WaitNotPresent(css(`#code`)),
+		)
+		text, _ := chromedp.Run(ctx, chromedp.Text(css(`body`)))
+		if err != nil || !strings.Contains(text, "已登录") {
+			t.Fatalf("%s: sign-in after the challenge: %v\n%s", w.name, err, text)
+		}
+	}
+	t.Logf("screenshots in %s", shots)
 }

@@ -154,8 +154,10 @@ func (s *Service) Check(c echo.Context) error {
 	if err != nil || !need {
 		return err
 	}
+	// No answer (the person could not read the image and asks again, or
+	// this is the first request) brings a fresh image, not a "wrong".
 	g := answerOf(c)
-	if g.id == "" && strings.TrimSpace(g.answer) == "" {
+	if normalize(g.answer) == "" {
 		return s.issue(ctx, ip, false)
 	}
 	ok, err := s.verify(ctx, ip, g)

@@ -125,7 +125,6 @@ func TestChallenge(t *testing.T) {
 				{"right", ip, answer, 0, true},
 				{"right, spaced and full-width", ip, " ２７１ ８２ ", 0, true},
 				{"wrong", ip, "27183", 0, false},
-				{"empty", ip, "", 0, false},
 				{"from another address", "198.51.100.8", answer, 0, false},
 				{"just in time", ip, answer, 2*time.Minute - time.Millisecond, true},
 				{"expired", ip, answer, 2 * time.Minute, false},
@@ -151,6 +150,12 @@ func TestChallenge(t *testing.T) {
 				})
 			}
 			required(t, check(s, ip, "not-an-id", answer), true)
+			// Sending again without an answer brings a new image, and is
+			// not called wrong.
+			id := required(t, check(s, ip, "", ""), false).ID
+			if r := required(t, check(s, ip, id, " "), false); r.ID == id {
+				t.Fatal("no new image")
+			}
 		})
 
 		t.Run("JSON answers are handed over by SetAnswer", func(t *testing.T) {
