@@ -207,6 +207,9 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 	cfg.SMS.ResendInterval, cfg.SMS.PerHour, cfg.SMS.PerDay = -1, -1, -1
 	cfg.SMS.PerIPPerHour, cfg.SMS.PerNetPerHour = -1, -1
 	cfg.SMS.VerifyPerIPPerHour, cfg.SMS.VerifyPerNetPerHour = -1, -1
+	// The shared systems deliver many codes a minute; the challenge that
+	// turns on at half the global budget is tested where it is asked for.
+	cfg.SMS.Challenge = "off"
 	for _, e := range edit {
 		e(cfg)
 	}

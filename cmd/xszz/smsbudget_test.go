@@ -13,7 +13,7 @@ import (
 // retry time and the refusal shows in the metrics under its own label, for
 // an alert on SMS-bombing storms.
 func TestGlobalSMSBudgetIsCountedInMetrics(t *testing.T) {
-	sys := startSystem(t, sqliteBackend, func(c *Config) { c.SMS.GlobalPerMin, c.SMS.Challenge = 1, "off" })
+	sys := startSystem(t, sqliteBackend, func(c *Config) { c.SMS.GlobalPerMin = 1 })
 	b := sys.browser(t)
 	first, second := sys.newAccount(t), sys.newAccount(t)
 	if r := b.postJSON("/api/v1/sms/send", map[string]string{"phone": first.Phone}); r.Status != http.StatusOK {
