@@ -8,6 +8,7 @@ package cockpit
 import (
 	"context"
 	"errors"
+	"html/template"
 	"io"
 	"log/slog"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/xszz/xszz/cockpit/gen"
 	"github.com/xszz/xszz/cockpit/region"
 	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/sdk/web"
 )
 
 // Config is the cockpit's part of the configuration (cockpit.* keys).
@@ -37,15 +39,20 @@ type Deps struct {
 	DB  *sqldb.DB
 	Log *slog.Logger
 	Now func() time.Time
+	// Sessions keeps the pages' sign-in sessions; default in memory, so
+	// a restart signs everybody out (they come back through the IdP's
+	// single sign-on without typing anything).
+	Sessions web.SessionStore
 }
 
 // Service is the cockpit.
 type Service struct {
-	cfg  Config
-	d    Deps
-	tree *region.Tree
-	q    *dash.Queries
-	auth authenticator
+	cfg   Config
+	d     Deps
+	tree  *region.Tree
+	q     *dash.Queries
+	auth  authenticator
+	pages *template.Template
 }
 
 // New checks the configuration and returns the service. It does no I/O:
@@ -66,12 +73,19 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.ClientID
 	}
+	if d.Sessions == nil {
+		d.Sessions = web.NewMemoryStore()
+	}
 	tree, err := region.Load()
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, d: d, tree: tree, q: &dash.Queries{DB: d.DB, Tree: tree}}
-	s.auth = newSDKAuth(cfg, d.Log)
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, d: d, tree: tree, q: &dash.Queries{DB: d.DB, Tree: tree}, pages: pages}
+	s.auth = newSDKAuth(cfg, d.Log, d.Now, d.Sessions)
 	return s, nil
 }
 
