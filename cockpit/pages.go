@@ -349,6 +349,8 @@ var fieldNames = []struct{ key, name string }{
 func fieldValue(key string, v any) any {
 	s, _ := v.(string)
 	switch key {
+	case "school_id":
+		return fmt.Sprint(v) // an identifier, not a quantity
 	case "stage":
 		if st, ok := catalog.StageOf(s); ok {
 			return st.Name

@@ -119,6 +119,9 @@
     clearTimeout(t);
     t = setTimeout(function () { drawn.forEach(function (ec) { ec.resize(); }); }, 120);
   });
+  // When the charts stood, in ms since navigation began: the browser
+  // test reads it to report the first render.
+  root.dataset.drawnAt = String(Math.round(performance.now()));
   var f = document.getElementById('filters');
   if (f) f.querySelectorAll('select').forEach(function (s) { s.addEventListener('change', function () { f.submit(); }); });
 })();
