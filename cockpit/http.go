@@ -1,6 +1,7 @@
 package cockpit
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,7 +29,7 @@ func (s *Service) Handler() http.Handler {
 	api.GET("/warnings/:id/records", s.apiWarningRecords)
 	e.GET("/", s.home)
 	e.GET("/login", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.Login }))
-	e.GET("/callback", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.Callback }))
+	e.GET("/callback", s.callback)
 	e.POST("/logout", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.Logout }))
 	e.POST("/backchannel-logout", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.BackChannelLogout }))
 	static, err := fs.Sub(staticFS, "static")
@@ -75,6 +77,50 @@ func (s *Service) signInRoute(pick func(signInHandlers) http.HandlerFunc) echo.H
 		pick(a)(c.Response(), c.Request())
 		return nil
 	}
+}
+
+// callback finishes sign-in. The SDK answers a failed sign-in (expired,
+// refused at the IdP, a stale tab) with a line of English; people get a
+// page in Chinese with the way back in instead.
+func (s *Service) callback(c echo.Context) error {
+	a, err := s.auth.SignIn(c.Request().Context())
+	if err != nil {
+		return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "统一身份认证服务暂不可用，请稍后再试", Cause: err}
+	}
+	rec := &recorder{header: http.Header{}}
+	a.Callback(rec, c.Request())
+	if rec.status < http.StatusBadRequest {
+		h := c.Response().Header()
+		for k, v := range rec.header {
+			h[k] = v
+		}
+		c.Response().WriteHeader(rec.status)
+		_, err := c.Response().Write(rec.body.Bytes())
+		return err
+	}
+	s.d.Log.Info("cockpit: sign-in failed", "status", rec.status, "reason", strings.TrimSpace(rec.body.String()))
+	web.Render(c, s.pages, rec.status, "signin-failed.html", map[string]any{"Title": "登录未完成", "Site": site})
+	return nil
+}
+
+// recorder keeps an answer so it can be replaced before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
 }
 
 // bearer admits API requests with an access token for the cockpit's
