@@ -116,6 +116,12 @@ func TestPagesScopeAndGate(t *testing.T) {
 		if strings.Contains(body, "贵阳市") || strings.Contains(body, `"code":"520000"`) {
 			t.Error("province overview shows a neighbouring province's city")
 		}
+		// A municipality drills from the province level straight to its
+		// districts: no empty city level between.
+		_, _, body = get("ministry", "/funds?region=110000")
+		if !strings.Contains(body, `href="/funds?region=110101&amp;`) || strings.Contains(body, `region=110100&amp;`) {
+			t.Error("北京's ranking does not drill straight to its districts")
+		}
 		// The county's warnings drill to their records; a neighbour's are absent.
 		_, _, body = get("county", "/warnings")
 		ids := regexp.MustCompile(`href="/warnings/(\d+)"`).FindAllStringSubmatch(body, -1)
