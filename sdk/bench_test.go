@@ -6,8 +6,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -104,27 +102,6 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkMiddleware measures the net/http Guard around a no-op handler.
-func BenchmarkMiddleware(b *testing.B) {
-	v, tok, idp := benchToken(b, "ec-1")
-	h := NewGuard(v, RequireGrant("cockpit"), RequireLevel(LevelCounty)).Middleware(
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	r := httptest.NewRequest("GET", "/api/overview", nil)
-	r.Header.Set("Authorization", "Bearer "+tok)
-	w := httptest.NewRecorder()
-	before := idp.JWKSRequests.Load()
-	b.ReportAllocs()
-	for b.Loop() {
-		h.ServeHTTP(w, r)
-		if w.Code != 200 {
-			b.Fatal(w.Code)
-		}
-	}
-	if n := idp.JWKSRequests.Load() - before; n != 0 {
-		b.Fatalf("%d JWKS requests in steady state", n)
 	}
 }
 

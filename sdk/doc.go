@@ -1,8 +1,12 @@
-// Package sdk lets a relying party of the xszz identity provider verify
-// tokens, sign users in and enforce organisation scope and grants.
+// Package sdk lets a relying party of the xszz identity provider discover
+// it, keep its keys, verify its access, ID and logout tokens, and read the
+// typed xszz claims (organisation, level, roles, grants).
 //
 // The shape follows github.com/coreos/go-oidc: discover the provider, build a
-// verifier, verify.
+// verifier, verify. HTTP-facing helpers live in subpackages: sdk/guard
+// (bearer middleware for resource servers), sdk/web (sign-in, sessions and
+// logout for server-rendered relying parties), sdk/introspect (RFC 7662
+// with a cache), and the nested module sdk/echomw (the guard for echo).
 //
 //	p, err := sdk.NewProvider(ctx, "https://id.xszz.example")
 //	v := p.AccessTokenVerifier(&sdk.Config{ClientID: "office"})

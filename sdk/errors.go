@@ -57,6 +57,7 @@ type TokenExpiredError struct {
 	Expiry time.Time
 }
 
+// Error says when the token expired.
 func (e *TokenExpiredError) Error() string {
 	return fmt.Sprintf("sdk: token expired at %s", e.Expiry.UTC().Format(time.RFC3339))
 }
@@ -67,6 +68,7 @@ type TokenNotYetValidError struct {
 	NotBefore time.Time
 }
 
+// Error says when the token becomes valid.
 func (e *TokenNotYetValidError) Error() string {
 	return fmt.Sprintf("sdk: token not valid before %s", e.NotBefore.UTC().Format(time.RFC3339))
 }
@@ -77,6 +79,7 @@ type MissingClaimError struct {
 	Claim string
 }
 
+// Error names the missing claim.
 func (e *MissingClaimError) Error() string {
 	return "sdk: missing required claim " + e.Claim
 }

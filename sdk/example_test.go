@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"sync"
 	"time"
 
@@ -296,366 +293,6 @@ func ExampleMissingClaimError() {
 	// Output: jti
 }
 
-func ExampleNewGuard() {
-	issuer, raw := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "office"}), sdk.RequireLevel(sdk.LevelProvince))
-	r := httptest.NewRequest("GET", "/api/notices", nil)
-	r.Header.Set("Authorization", "Bearer "+raw)
-	c, err := g.Authenticate(r)
-	fmt.Println(c.Org.ID, err)
-	// Output: 320000 <nil>
-}
-
-func ExampleGuard() {
-	issuer, _ := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "office"}))
-	w := httptest.NewRecorder()
-	g.Middleware(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
-	// Output: 401 Bearer realm="xszz"
-}
-
-func ExampleGuard_Middleware() {
-	issuer, raw := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "office"}), sdk.RequireGrant("cockpit"))
-	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := sdk.ClaimsFromContext(r.Context())
-		fmt.Fprint(w, c.Org.Name)
-	}))
-	r := httptest.NewRequest("GET", "/api/overview", nil)
-	r.Header.Set("Authorization", "Bearer "+raw)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	fmt.Println(w.Code, w.Body)
-	// Output: 200 江苏省学生资助管理中心
-}
-
-func ExampleGuard_Authenticate() {
-	issuer, raw := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "office"}))
-	r := httptest.NewRequest("GET", "/api?access_token="+raw, nil) // never in the query string
-	_, err := g.Authenticate(r)
-	var be *sdk.BearerError
-	errors.As(err, &be)
-	fmt.Println(be.Status, be.Code)
-	// Output: 400 invalid_request
-}
-
-func ExampleGuard_WriteError() {
-	g := sdk.NewGuard(nil, sdk.WithRealm("cockpit"))
-	w := httptest.NewRecorder()
-	g.WriteError(w, &sdk.BearerError{Status: 403, Code: "insufficient_scope", Description: "grant cockpit required"})
-	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
-	// Output: 403 Bearer realm="cockpit", error="insufficient_scope", error_description="grant cockpit required"
-}
-
-func ExampleBearerError() {
-	g := sdk.NewGuard(nil)
-	w := httptest.NewRecorder()
-	g.WriteError(w, &sdk.BearerError{Status: 401, Code: "invalid_token", Description: "token expired\r\nSet-Cookie: x"})
-	fmt.Println(w.Header().Get("WWW-Authenticate"))
-	// Output: Bearer realm="xszz", error="invalid_token", error_description="token expiredSet-Cookie: x"
-}
-
-func ExampleGuardOption() {
-	opts := []sdk.GuardOption{sdk.RequireGrant("cockpit"), sdk.RequireLevel(sdk.LevelCounty), sdk.WithRealm("cockpit")}
-	fmt.Println(len(opts))
-	// Output: 3
-}
-
-func ExampleRequireGrant() {
-	issuer, raw := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "office"}), sdk.RequireGrant("audit"))
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Authorization", "Bearer "+raw)
-	_, err := g.Authenticate(r)
-	fmt.Println(err)
-	// Output: sdk: bearer: insufficient_scope: grant audit required
-}
-
-func ExampleRequireScope() {
-	w := httptest.NewRecorder()
-	sdk.NewGuard(nil).WriteError(w, &sdk.BearerError{Status: 403, Code: "insufficient_scope", Description: "scope cockpit required", Scope: "cockpit"})
-	fmt.Println(w.Header().Get("WWW-Authenticate"))
-	_ = sdk.RequireScope("cockpit") // produces exactly this challenge
-	// Output: Bearer realm="xszz", error="insufficient_scope", error_description="scope cockpit required", scope="cockpit"
-}
-
-func ExampleRequireLevel() {
-	// The data cockpit serves ministry, province, city and county only.
-	_ = sdk.RequireLevel(sdk.LevelCounty)
-	fmt.Println((&sdk.Org{Level: sdk.LevelSchool}).AtLeast(sdk.LevelCounty))
-	// Output: false
-}
-
-func ExampleRequireRole() {
-	issuer, raw := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "office"}), sdk.RequireRole("admin"))
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Authorization", "Bearer "+raw)
-	_, err := g.Authenticate(r)
-	fmt.Println(err)
-	// Output: sdk: bearer: insufficient_scope: role admin required
-}
-
-func ExampleWithRealm() {
-	w := httptest.NewRecorder()
-	sdk.NewGuard(nil, sdk.WithRealm("office")).WriteError(w, &sdk.BearerError{Status: 401})
-	fmt.Println(w.Header().Get("WWW-Authenticate"))
-	// Output: Bearer realm="office"
-}
-
-func ExampleWithIntrospection() {
-	issuer, _ := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	in, err := p.Introspector(&sdk.IntrospectionConfig{ClientID: "cockpit", ClientSecret: os.Getenv("COCKPIT_SECRET") + "x"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	// Revocation-sensitive routes ask the IdP (cached for 30 s).
-	_ = sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}), sdk.RequireGrant("cockpit"), sdk.WithIntrospection(in))
-	fmt.Println("ok")
-	// Output: ok
-}
-
-func ExampleContextWithClaims() {
-	ctx := sdk.ContextWithClaims(context.Background(), &sdk.Claims{Subject: "acct-42"})
-	c, ok := sdk.ClaimsFromContext(ctx)
-	fmt.Println(c.Subject, ok)
-	// Output: acct-42 true
-}
-
-func ExampleClaimsFromContext() {
-	_, ok := sdk.ClaimsFromContext(context.Background())
-	fmt.Println(ok)
-	// Output: false
-}
-
-func ExampleProvider_Introspector() {
-	p, _ := (&sdk.ProviderConfig{Endpoints: sdk.Endpoints{Issuer: "https://id.xszz.example", JWKSURI: "https://id.xszz.example/jwks"}}).NewProvider(context.Background())
-	_, err := p.Introspector(&sdk.IntrospectionConfig{ClientID: "cockpit", ClientSecret: "s"})
-	fmt.Println(err)
-	// Output: sdk: provider has no introspection_endpoint
-}
-
-func ExampleIntrospector() {
-	issuer, raw := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	in, _ := p.Introspector(&sdk.IntrospectionConfig{ClientID: "cockpit", ClientSecret: "wrong"})
-	_, err := in.Introspect(context.Background(), raw)
-	fmt.Println(err != nil) // an error is never "active"
-	// Output: true
-}
-
-func ExampleIntrospector_Introspect() {
-	ctx := context.Background()
-	p, err := sdk.NewProvider(ctx, "https://id.xszz.example")
-	if err != nil {
-		log.Print(err)
-		return
-	}
-	in, _ := p.Introspector(&sdk.IntrospectionConfig{ClientID: "cockpit", ClientSecret: os.Getenv("COCKPIT_SECRET")})
-	res, err := in.Introspect(ctx, "eyJ...")
-	if err != nil || !res.Active {
-		log.Print("refuse: revoked or unknown")
-	}
-}
-
-func ExampleIntrospectionConfig() {
-	c := &sdk.IntrospectionConfig{ClientID: "cockpit", ClientSecret: "…", CacheTTL: 10 * time.Second}
-	fmt.Println(c.CacheTTL)
-	// Output: 10s
-}
-
-func ExampleIntrospection() {
-	res := &sdk.Introspection{Active: true, Grants: []string{}}
-	fmt.Println(res.Active, res.Grants != nil) // grants reported, and empty: the grant was revoked
-	// Output: true true
-}
-
-func ExampleNewWeb() {
-	ctx := context.Background()
-	p, err := sdk.NewProvider(ctx, "https://id.xszz.example")
-	if err != nil {
-		log.Print(err)
-		return
-	}
-	web, err := sdk.NewWeb(p, &sdk.WebConfig{
-		ClientID: "portal", ClientSecret: os.Getenv("PORTAL_SECRET"),
-		RedirectURL: "https://portal.xszz.example/callback",
-		CookieKey:   []byte(os.Getenv("PORTAL_COOKIE_KEY")), // 32 bytes
-	})
-	if err != nil {
-		log.Print(err)
-		return
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login", web.Login)
-	mux.HandleFunc("GET /callback", web.Callback)
-	mux.HandleFunc("POST /logout", web.Logout)
-	mux.HandleFunc("POST /backchannel-logout", web.BackChannelLogout)
-	mux.Handle("/", web.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sdk.SessionFromContext(r.Context())
-		fmt.Fprintln(w, s.Claims.Name, s.Claims.Org.Name)
-	})))
-}
-
-func exampleWeb() (*sdk.Web, string) {
-	issuer, _ := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	web, err := sdk.NewWeb(p, &sdk.WebConfig{ClientID: "portal", ClientSecret: "s", RedirectURL: "http://localhost:8090/callback", CookieKey: make([]byte, 32)})
-	if err != nil {
-		panic(err)
-	}
-	return web, issuer
-}
-
-func ExampleWeb() {
-	web, _ := exampleWeb()
-	_, err := web.Session(httptest.NewRequest("GET", "/", nil))
-	fmt.Println(err)
-	// Output: sdk: no session
-}
-
-func ExampleWebConfig() {
-	issuer, _ := demoIdP()
-	p, _ := sdk.NewProvider(context.Background(), issuer)
-	_, err := sdk.NewWeb(p, &sdk.WebConfig{ClientID: "portal", ClientSecret: "s", RedirectURL: "http://localhost:8090/callback", CookieKey: []byte("short")})
-	fmt.Println(err)
-	// Output: sdk: invalid verifier configuration: CookieKey must be 32 bytes, got 5
-}
-
-func ExampleWeb_Login() {
-	web, issuer := exampleWeb()
-	w := httptest.NewRecorder()
-	web.Login(w, httptest.NewRequest("GET", "/login?return_to=/notices", nil))
-	loc := w.Header().Get("Location")
-	fmt.Println(w.Code, loc[:len(issuer)+len("/authorize")] == issuer+"/authorize", len(w.Result().Cookies()))
-	// Output: 302 true 1
-}
-
-func ExampleWeb_Callback() {
-	web, _ := exampleWeb()
-	w := httptest.NewRecorder()
-	web.Callback(w, httptest.NewRequest("GET", "/callback?code=c&state=s", nil)) // no login cookie
-	fmt.Println(w.Code)
-	// Output: 400
-}
-
-func ExampleWeb_Session() {
-	web, _ := exampleWeb()
-	r := httptest.NewRequest("GET", "/", nil)
-	r.AddCookie(&http.Cookie{Name: "xszz-session", Value: "forged"})
-	_, err := web.Session(r)
-	fmt.Println(errors.Is(err, sdk.ErrNoSession))
-	// Output: true
-}
-
-func ExampleWeb_Require() {
-	web, _ := exampleWeb()
-	w := httptest.NewRecorder()
-	web.Require(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest("GET", "/notices?page=2", nil))
-	fmt.Println(w.Code, w.Header().Get("Location"))
-	// Output: 302 /login?return_to=%2Fnotices%3Fpage%3D2
-}
-
-func ExampleWeb_Logout() {
-	web, _ := exampleWeb()
-	w := httptest.NewRecorder()
-	web.Logout(w, httptest.NewRequest("GET", "/logout", nil))
-	fmt.Println(w.Code) // POST only
-	// Output: 405
-}
-
-func ExampleWeb_BackChannelLogout() {
-	web, _ := exampleWeb()
-	w := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/backchannel-logout", nil)
-	r.PostForm = map[string][]string{"logout_token": {"forged"}}
-	web.BackChannelLogout(w, r)
-	fmt.Println(w.Code, w.Body)
-	// Output: 400 {"error":"invalid_request"}
-}
-
-func ExampleWeb_VerifyLogoutToken() {
-	web, _ := exampleWeb()
-	_, err := web.VerifyLogoutToken(context.Background(), "a.b")
-	fmt.Println(errors.Is(err, sdk.ErrMalformedToken))
-	// Output: true
-}
-
-func ExampleSessionFromContext() {
-	_, ok := sdk.SessionFromContext(context.Background())
-	fmt.Println(ok)
-	// Output: false
-}
-
-func ExampleSession() {
-	s := &sdk.Session{ID: "opaque", Subject: "acct-42", SID: "sid-1", Expires: time.Now().Add(8 * time.Hour)}
-	fmt.Println(s.Subject, s.SID)
-	// Output: acct-42 sid-1
-}
-
-func ExampleSessionStore() {
-	var store sdk.SessionStore = sdk.NewMemoryStore() // or a Redis-backed store shared by replicas
-	_, err := store.Load(context.Background(), "unknown")
-	fmt.Println(err)
-	// Output: sdk: no session
-}
-
-func ExampleNewMemoryStore() {
-	s := sdk.NewMemoryStore()
-	ctx := context.Background()
-	s.Save(ctx, &sdk.Session{ID: "a", Subject: "acct-42", SID: "sid-1", Expires: time.Now().Add(time.Hour)})
-	got, _ := s.Load(ctx, "a")
-	fmt.Println(got.Subject)
-	// Output: acct-42
-}
-
-func ExampleMemoryStore() {
-	s := sdk.NewMemoryStore()
-	ctx := context.Background()
-	s.Save(ctx, &sdk.Session{ID: "a", SID: "sid-1"})
-	s.Delete(ctx, "a")
-	_, err := s.Load(ctx, "a")
-	fmt.Println(err)
-	// Output: sdk: no session
-}
-
-func ExampleMemoryStore_EndSessions() {
-	s := sdk.NewMemoryStore()
-	ctx := context.Background()
-	s.Save(ctx, &sdk.Session{ID: "a", Subject: "acct-42", SID: "sid-1"})
-	s.Save(ctx, &sdk.Session{ID: "b", Subject: "acct-42", SID: "sid-2"})
-	n, _ := s.EndSessions(ctx, "", "sid-1")   // one IdP session
-	m, _ := s.EndSessions(ctx, "acct-42", "") // every session of the account
-	fmt.Println(n, m)
-	// Output: 1 1
-}
-
-func ExampleMemoryStore_Load() {
-	_, err := sdk.NewMemoryStore().Load(context.Background(), "x")
-	fmt.Println(errors.Is(err, sdk.ErrNoSession))
-	// Output: true
-}
-
-func ExampleMemoryStore_Save() {
-	s := sdk.NewMemoryStore()
-	fmt.Println(s.Save(context.Background(), &sdk.Session{ID: "a"}))
-	// Output: <nil>
-}
-
-func ExampleMemoryStore_Delete() {
-	fmt.Println(sdk.NewMemoryStore().Delete(context.Background(), "a"))
-	// Output: <nil>
-}
-
 func ExampleRS256() {
 	issuer, raw := demoIdP() // the demo token is ES256
 	p, _ := sdk.NewProvider(context.Background(), issuer)
@@ -687,26 +324,6 @@ func ExampleErrInvalidConfig() {
 	// Output: sdk: invalid verifier configuration: algorithm "HS256" is not supported
 }
 
-func ExampleErrNoSession() {
-	web, _ := exampleWeb()
-	if _, err := web.Session(httptest.NewRequest("GET", "/", nil)); errors.Is(err, sdk.ErrNoSession) {
-		fmt.Println("show the sign-in link")
-	}
-	// Output: show the sign-in link
-}
-
-func ExampleBearerError_Error() {
-	fmt.Println(&sdk.BearerError{Status: 401, Code: "invalid_token", Err: sdk.ErrInvalidSignature})
-	// Output: sdk: bearer: invalid_token: sdk: invalid signature
-}
-
-func ExampleBearerError_Unwrap() {
-	err := error(&sdk.BearerError{Status: 401, Code: "invalid_token", Err: &sdk.TokenExpiredError{}})
-	var exp *sdk.TokenExpiredError
-	fmt.Println(errors.As(err, &exp))
-	// Output: true
-}
-
 func ExampleTokenExpiredError_Error() {
 	fmt.Println(&sdk.TokenExpiredError{Expiry: time.Unix(1_800_000_000, 0)})
 	// Output: sdk: token expired at 2027-01-15T08:00:00Z
@@ -720,4 +337,48 @@ func ExampleTokenNotYetValidError_Error() {
 func ExampleMissingClaimError_Error() {
 	fmt.Println(&sdk.MissingClaimError{Claim: "client_id"})
 	// Output: sdk: missing required claim client_id
+}
+
+func ExampleProvider_LogoutTokenVerifier() {
+	issuer, raw := demoIdP() // an access token, not a logout token
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	_, err := p.LogoutTokenVerifier(&sdk.Config{ClientID: "office"}).Verify(context.Background(), raw)
+	fmt.Println(errors.Is(err, sdk.ErrInvalidType))
+	// Output: true
+}
+
+func ExampleLogoutTokenVerifier() {
+	issuer, _ := demoIdP()
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	v := p.LogoutTokenVerifier(&sdk.Config{ClientID: "office"})
+	// sdk/web's BackChannelLogout uses it and refuses replayed jti values.
+	_, err := v.Verify(context.Background(), "not-a-jwt")
+	fmt.Println(errors.Is(err, sdk.ErrMalformedToken))
+	// Output: true
+}
+
+func ExampleLogoutTokenVerifier_Verify() {
+	issuer, _ := demoIdP()
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	v := p.LogoutTokenVerifier(&sdk.Config{ClientID: "office"})
+	_, err := v.Verify(context.Background(), "a.b.c")
+	fmt.Println(err != nil)
+	// Output: true
+}
+
+func ExampleProvider_HTTPClient() {
+	issuer, _ := demoIdP()
+	p, _ := sdk.NewProvider(context.Background(), issuer)
+	fmt.Println(p.HTTPClient().Timeout)
+	// Output: 10s
+}
+
+func ExampleProvider_Now() {
+	fixed := time.Unix(1_800_000_000, 0)
+	p, _ := (&sdk.ProviderConfig{
+		Endpoints: sdk.Endpoints{Issuer: "https://id.xszz.example", JWKSURI: "https://id.xszz.example/jwks"},
+		Now:       func() time.Time { return fixed },
+	}).NewProvider(context.Background())
+	fmt.Println(p.Now().Equal(fixed))
+	// Output: true
 }

@@ -185,6 +185,14 @@ func isLoopback(host string) bool {
 // Endpoints returns the provider's metadata.
 func (p *Provider) Endpoints() Endpoints { return p.endpoints }
 
+// HTTPClient returns the client the provider talks to the IdP with, for
+// packages (sdk/web, sdk/introspect) that call its other endpoints.
+func (p *Provider) HTTPClient() *http.Client { return p.client }
+
+// Now returns the current time on the provider's clock
+// (ProviderConfig.Now), which the verifiers and subpackages default to.
+func (p *Provider) Now() time.Time { return p.now() }
+
 // Issuer returns the issuer identifier, as compared with "iss".
 func (p *Provider) Issuer() string { return p.endpoints.Issuer }
 

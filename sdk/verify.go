@@ -255,10 +255,23 @@ func (i *IDTokenVerifier) Verify(ctx context.Context, raw, nonce string) (*Claim
 	return c, nil
 }
 
-// logoutVerifier checks logout tokens (Back-Channel Logout 1.0 §2.6).
-type logoutVerifier struct{ v *verifier }
+// LogoutTokenVerifier verifies OpenID Connect Back-Channel Logout 1.0
+// logout tokens for a client. It is stateless: replay of a token's "jti"
+// is for the receiver to refuse (sdk/web does). It is safe for concurrent
+// use.
+type LogoutTokenVerifier struct{ v *verifier }
 
-func (l *logoutVerifier) verify(ctx context.Context, raw string) (*Claims, error) {
+// LogoutTokenVerifier returns a verifier for logout tokens addressed to
+// c.ClientID.
+func (p *Provider) LogoutTokenVerifier(c *Config) *LogoutTokenVerifier {
+	return &LogoutTokenVerifier{p.newVerifier(logoutToken, c)}
+}
+
+// Verify checks raw as a logout token (Back-Channel Logout 1.0 §2.6): JWS
+// form, allowed alg, typ "logout+jwt", key, signature, iss, aud contains
+// the client ID, exp, iat, jti, the back-channel logout member of "events"
+// being a JSON object, no "nonce", and "sub" or "sid" present.
+func (l *LogoutTokenVerifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	c, err := l.v.verify(ctx, raw)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/xszz/xszz/cockpit"
 	"github.com/xszz/xszz/idp"
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
@@ -38,6 +39,7 @@ import (
 	"github.com/xszz/xszz/internal/sms/smsmetrics"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/migrations"
+	"github.com/xszz/xszz/office"
 )
 
 // App is the wired system: every store and service, built once from the
@@ -68,6 +70,12 @@ type App struct {
 	// SMS is the configured gateway (with failover and metrics); codes
 	// reach it through the OTP service's limits.
 	SMS sms.Sender
+	// Office and Cockpit are the relying parties served by this process;
+	// nil when not served here.
+	Office  *office.Service
+	Cockpit *cockpit.Service
+	// builtinKey derives the secrets of the system's own relying parties.
+	builtinKey []byte
 }
 
 // derive gives each use of the IdP secret its own key.
@@ -104,6 +112,8 @@ type buildOptions struct {
 	// otpPrefix replaces the Redis key prefix of the SMS-code store
 	// ("xszz:otp:").
 	otpPrefix string
+	// schemas are the parts whose migrations run; nil means every part.
+	schemas []sqldb.Schema
 }
 
 // build opens the database (migrating it unless turned off) and wires the
@@ -121,7 +131,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("config database.url: %w", err)
 	}
-	a := &App{Cfg: cfg, Log: log, Now: now, DB: db, Registry: prometheus.NewRegistry()}
+	a := &App{Cfg: cfg, Log: log, Now: now, DB: db, Registry: prometheus.NewRegistry(), builtinKey: derive(sec.IdPSecret, "builtin-clients")}
 	ok := false
 	defer func() {
 		if !ok {
@@ -129,7 +139,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (
 		}
 	}()
 	if cfg.Database.Migrate {
-		if err := db.Migrate(ctx, migrations.All()...); err != nil {
+		schemas := o.schemas
+		if schemas == nil {
+			schemas = migrations.All()
+		}
+		if err := db.Migrate(ctx, schemas...); err != nil {
 			return nil, err
 		}
 	}

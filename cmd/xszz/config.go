@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,11 @@ type Config struct {
 		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
 		TOTPRequiredFor string        `mapstructure:"totp_required_for"`
 	} `mapstructure:"idp"`
+	Office  RelyingParty `mapstructure:"office"`
+	Cockpit RelyingParty `mapstructure:"cockpit"`
+	Ops     struct {
+		Listen string `mapstructure:"listen"`
+	} `mapstructure:"ops"`
 	Keys struct {
 		EncryptionKey string        `mapstructure:"encryption_key"`
 		RotateEvery   time.Duration `mapstructure:"rotate_every"`
@@ -85,6 +91,28 @@ type Config struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
 	} `mapstructure:"log"`
+	// Warnings are what loading noticed but did not refuse (an unknown
+	// XSZZ_ variable); they are logged at start.
+	Warnings []string `mapstructure:"-"`
+}
+
+// RelyingParty is the configuration of the office system or the cockpit:
+// each is a service of its own, signing people in through the IdP.
+type RelyingParty struct {
+	Listen string `mapstructure:"listen"`
+	// URL is the public URL; redirect, post-logout and back-channel
+	// logout URIs are registered under it.
+	URL string `mapstructure:"url"`
+	// Issuer is the IdP to trust; empty means idp.issuer.
+	Issuer string `mapstructure:"issuer"`
+	// ClientID and ClientSecret are the service's credentials at the IdP.
+	// Empty while the IdP runs in the same process: the service is then
+	// registered as a built-in client on the first start, its secret
+	// derived from idp.secret.
+	ClientID     string `mapstructure:"client_id"`
+	ClientSecret string `mapstructure:"client_secret"`
+	// Files is where the office keeps attachments (office only).
+	Files string `mapstructure:"files"`
 }
 
 // defaults are the embedded development set-up: SQLite under ./data,
@@ -104,6 +132,18 @@ var defaults = map[string]any{
 	"idp.session_idle":             "30m",
 	"idp.session_absolute":         "12h",
 	"idp.totp_required_for":        "admin",
+	"office.listen":                "127.0.0.1:8081",
+	"office.url":                   "http://127.0.0.1:8081",
+	"office.issuer":                "",
+	"office.client_id":             "",
+	"office.client_secret":         "",
+	"office.files":                 "data/office-files",
+	"cockpit.listen":               "127.0.0.1:8082",
+	"cockpit.url":                  "http://127.0.0.1:8082",
+	"cockpit.issuer":               "",
+	"cockpit.client_id":            "",
+	"cockpit.client_secret":        "",
+	"ops.listen":                   "127.0.0.1:9090",
 	"keys.encryption_key":          "",
 	"keys.rotate_every":            "0s",
 	"sms.provider":                 "file",
@@ -153,6 +193,7 @@ func init() {
 }
 
 // loadConfig reads the file (if any), then XSZZ_<SECTION>_<KEY> variables.
+// Every refusal is one line naming the key and the form it expects.
 func loadConfig(path string) (*Config, error) {
 	v := viper.New()
 	for k, val := range defaults {
@@ -168,9 +209,12 @@ func loadConfig(path string) (*Config, error) {
 		}
 		for _, k := range v.AllKeys() {
 			if _, ok := defaults[k]; !ok {
-				return nil, fmt.Errorf("config %s: unknown key %q", path, k)
+				return nil, fmt.Errorf("config %s: %s", path, unknownKey(k))
 			}
 		}
+	}
+	if err := checkTypes(v); err != nil {
+		return nil, err
 	}
 	var cfg Config
 	if err := v.Unmarshal(&cfg); err != nil {
@@ -179,7 +223,101 @@ func loadConfig(path string) (*Config, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.Warnings = unknownVariables(os.Environ())
 	return &cfg, nil
+}
+
+// unknownKey explains a key that is not in the configuration: a section
+// given a value (a missing colon: "listen 127.0.0.1:8080" under idp:), or
+// a misspelt key, with the nearest known one.
+func unknownKey(k string) string {
+	for d := range defaults {
+		if strings.HasPrefix(d, k+".") {
+			return fmt.Sprintf("%q is a section and needs indented key: value lines below it (is a colon missing after a key?)", k)
+		}
+	}
+	best, dist := "", 4
+	for d := range defaults {
+		if n := editDistance(k, d); n < dist || n == dist && d < best {
+			best, dist = d, n
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("unknown key %q (did you mean %q?)", k, best)
+	}
+	return fmt.Sprintf("unknown key %q (configs/xszz.yaml lists every key)", k)
+}
+
+// checkTypes reads every duration, number and switch the way Unmarshal
+// will, so a bad value is reported with its key and the expected form
+// rather than as a decoder's message.
+func checkTypes(v *viper.Viper) error {
+	for k, d := range defaults {
+		raw := v.Get(k)
+		s := fmt.Sprint(raw)
+		switch d.(type) {
+		case int:
+			if _, err := strconv.Atoi(s); err != nil {
+				return fmt.Errorf("config %s: %q is not a whole number (for example %d)", k, s, d)
+			}
+		case bool:
+			if _, err := strconv.ParseBool(s); err != nil {
+				return fmt.Errorf("config %s: %q is not true or false", k, s)
+			}
+		case string:
+			if _, err := time.ParseDuration(d.(string)); err != nil {
+				continue // not a duration key
+			}
+			if _, ok := raw.(time.Duration); ok {
+				continue
+			}
+			if _, err := time.ParseDuration(s); err != nil {
+				return fmt.Errorf("config %s: %q is not a duration; use a number with a unit, such as 90s, 10m or 12h", k, s)
+			}
+		}
+	}
+	return nil
+}
+
+// unknownVariables lists XSZZ_ variables that name no key: a typo would
+// otherwise be ignored without a word. XSZZ_TEST_ variables belong to the
+// tests.
+func unknownVariables(environ []string) []string {
+	known := map[string]bool{}
+	for k := range defaults {
+		known["XSZZ_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "XSZZ_") || strings.HasPrefix(name, "XSZZ_TEST_") || known[name] {
+			continue
+		}
+		out = append(out, fmt.Sprintf("environment variable %s names no configuration key and is ignored (XSZZ_<SECTION>_<KEY>, keys in configs/xszz.yaml)", name))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// editDistance is the Levenshtein distance of two short keys.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func (c *Config) validate() error {
@@ -189,6 +327,11 @@ func (c *Config) validate() error {
 	}
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		return errors.New("config idp.issuer: http is only allowed on loopback hosts (development); use https")
+	}
+	for name, rp := range map[string]*RelyingParty{"office": &c.Office, "cockpit": &c.Cockpit} {
+		if err := rp.validate(name, c.IdP.Issuer); err != nil {
+			return err
+		}
 	}
 	if !strings.HasPrefix(c.Database.URL, "sqlite://") && !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
 		return errors.New("config database.url: must start with sqlite:// or postgres://")
@@ -236,6 +379,26 @@ func (c *Config) validate() error {
 	}
 	if c.Keys.RotateEvery < 0 {
 		return errors.New("config keys.rotate_every: must not be negative")
+	}
+	return nil
+}
+
+func (rp *RelyingParty) validate(name, idpIssuer string) error {
+	if rp.Issuer == "" {
+		rp.Issuer = idpIssuer
+	}
+	rp.URL = strings.TrimSuffix(rp.URL, "/")
+	for key, raw := range map[string]string{"url": rp.URL, "issuer": rp.Issuer} {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config %s.%s: must be an absolute http(s) URL without query or fragment, such as https://office.xszz.example", name, key)
+		}
+		if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("config %s.%s: http is only allowed on loopback hosts (development); use https", name, key)
+		}
+	}
+	if (rp.ClientID == "") != (rp.ClientSecret == "") {
+		return fmt.Errorf("config %s.client_id and %s.client_secret: set both or neither", name, name)
 	}
 	return nil
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/viper"
@@ -26,5 +29,52 @@ func TestShippedConfigShowsEveryDefault(t *testing.T) {
 		if got := fmt.Sprint(v.Get(k)); got != fmt.Sprint(def) {
 			t.Errorf("%s: %s = %q, default is %q", path, k, got, fmt.Sprint(def))
 		}
+	}
+}
+
+// Every refusal of the configuration is one line that names the key and
+// the form it expects.
+func TestConfigErrorsNameTheKeyAndTheExpectedForm(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{name: "bad duration", env: map[string]string{"XSZZ_IDP_CODE_TTL": "5x"}, want: `config idp.code_ttl: "5x" is not a duration; use a number with a unit, such as 90s, 10m or 12h`},
+		{name: "bad number", env: map[string]string{"XSZZ_SMS_PER_HOUR": "lots"}, want: `config sms.per_hour: "lots" is not a whole number (for example 5)`},
+		{name: "bad switch", env: map[string]string{"XSZZ_DATABASE_MIGRATE": "perhaps"}, want: `config database.migrate: "perhaps" is not true or false`},
+		{name: "missing colon", yaml: "idp:\n  listen 127.0.0.1:8080\n", want: `"idp" is a section and needs indented key: value lines below it`},
+		{name: "misspelt key", yaml: "idp:\n  listne: 127.0.0.1:8080\n", want: `unknown key "idp.listne" (did you mean "idp.listen"?)`},
+		{name: "relying party URL", env: map[string]string{"XSZZ_OFFICE_URL": "office.example"}, want: `config office.url: must be an absolute http(s) URL`},
+		{name: "half a client", env: map[string]string{"XSZZ_COCKPIT_CLIENT_ID": "c1"}, want: `config cockpit.client_id and cockpit.client_secret: set both or neither`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			path := ""
+			if tc.yaml != "" {
+				path = filepath.Join(t.TempDir(), "xszz.yaml")
+				if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := loadConfig(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnUnknownVariableIsWarnedAbout(t *testing.T) {
+	t.Setenv("XSZZ_IDP_LISTN", "127.0.0.1:1")
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "XSZZ_IDP_LISTN") {
+		t.Fatalf("warnings %q, want one naming XSZZ_IDP_LISTN", cfg.Warnings)
 	}
 }

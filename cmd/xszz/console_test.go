@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xszz/xszz/internal/testenv"
+
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	ptotp "github.com/pquerna/otp/totp"
@@ -261,7 +263,7 @@ const chromium = "/usr/bin/chromium"
 // in the database and in the account's audit trail.
 func TestConsoleInBrowser(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("browser test skipped: %s not found (apt-get install chromium)", chromium)
+		testenv.Missing(t, testenv.GroupBrowser, chromium+" not found (apt-get install chromium fonts-noto-cjk)")
 	}
 	sys := startSystem(t, sqliteBackend)
 	boss := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Role, a.Name = "320000", account.RoleAdmin, "江苏管理员" })

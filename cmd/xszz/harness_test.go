@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xszz/xszz/internal/testenv"
+
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
@@ -55,8 +57,8 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, be backend)) {
 	for _, be := range []backend{sqliteBackend, postgresBackend} {
 		t.Run(string(be), func(t *testing.T) {
 			t.Parallel()
-			if be == postgresBackend && os.Getenv(sqldbtest.EnvPostgres) == "" {
-				t.Skipf("PostgreSQL tests skipped: set %s", sqldbtest.EnvPostgres)
+			if be == postgresBackend {
+				testenv.Postgres(t)
 			}
 			fn(t, be)
 		})
@@ -231,7 +233,7 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
+	go func() { done <- a.serve(ctx, listeners{idp: ln}) }()
 	stop = func() error {
 		// Idle keep-alive connections would hold the graceful shutdown.
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,7 +45,7 @@ func newRoot(out, logw io.Writer) *cobra.Command {
 	root.SetOut(out)
 	root.PersistentFlags().StringVar(&c.configPath, "config", "", "configuration file (default: built-in defaults; see configs/xszz.yaml)")
 	root.AddCommand(
-		c.serveCmd(), c.migrateCmd(), c.clientsCmd(), c.accountsCmd(), c.keysCmd(), c.benchCmd(), c.orgsCmd(), c.grantsCmd(), c.auditCmd(),
+		c.serveCmd(), c.demoCmd(), c.migrateCmd(), c.clientsCmd(), c.accountsCmd(), c.keysCmd(), c.benchCmd(), c.orgsCmd(), c.grantsCmd(), c.auditCmd(),
 		&cobra.Command{Use: "version", Short: "Print the version", RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(out, version)
 			return nil
@@ -59,7 +60,17 @@ func (c *cli) app(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(ctx, cfg, newLogger(cfg, c.log), buildOptions{})
+	return build(ctx, cfg, c.logger(cfg), buildOptions{})
+}
+
+// logger returns the configured logger, after logging what loading the
+// configuration warned about.
+func (c *cli) logger(cfg *Config) *slog.Logger {
+	log := newLogger(cfg, c.log)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	return log
 }
 
 func (c *cli) printJSON(v any) error {
@@ -79,7 +90,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 				return err
 			}
 			cfg.Database.Migrate = true
-			a, err := build(cmd.Context(), cfg, newLogger(cfg, c.log), buildOptions{})
+			a, err := build(cmd.Context(), cfg, c.logger(cfg), buildOptions{})
 			if err != nil {
 				return err
 			}

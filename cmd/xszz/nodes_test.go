@@ -3,19 +3,17 @@ package main
 import (
 	"net/http"
 	"net/url"
-	"os"
 	"testing"
 
-	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
+	"github.com/xszz/xszz/internal/testenv"
 )
 
 // TestStatelessNodes: two nodes on one PostgreSQL and one Redis serve one
 // person interchangeably, as two `xszz serve` replicas behind a load
 // balancer do. Every step alternates between them.
 func TestStatelessNodes(t *testing.T) {
-	if os.Getenv(sqldbtest.EnvPostgres) == "" || os.Getenv(envRedis) == "" {
-		t.Skipf("stateless-node test skipped: set %s and %s", sqldbtest.EnvPostgres, envRedis)
-	}
+	testenv.Postgres(t)
+	testenv.Redis(t)
 	t.Parallel()
 	env := newSharedEnv(t, postgresBackend)
 	a := startNode(t, env)

@@ -15,6 +15,7 @@ import (
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/sdk"
+	"github.com/xszz/xszz/sdk/web"
 )
 
 // The SDK against the real IdP: a relying party built on it signs a person
@@ -24,16 +25,16 @@ import (
 type sdkRP struct {
 	sys      *system
 	srv      *httptest.Server
-	web      *sdk.Web
+	web      *web.Auth
 	provider *sdk.Provider
-	store    *sdk.MemoryStore
+	store    *web.MemoryStore
 	id       string
 	secret   string
 }
 
 func newSDKRP(t *testing.T, sys *system) *sdkRP {
 	t.Helper()
-	rp := &sdkRP{sys: sys, store: sdk.NewMemoryStore()}
+	rp := &sdkRP{sys: sys, store: web.NewMemoryStore()}
 	mux := http.NewServeMux()
 	rp.srv = httptest.NewServer(mux)
 	t.Cleanup(rp.srv.Close)
@@ -56,7 +57,7 @@ func newSDKRP(t *testing.T, sys *system) *sdkRP {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	rp.web, err = sdk.NewWeb(rp.provider, &sdk.WebConfig{
+	rp.web, err = web.New(rp.provider, &web.Config{
 		ClientID: id, ClientSecret: secret, RedirectURL: rp.srv.URL + "/callback",
 		CookieKey: key, Store: rp.store, PostLogoutRedirectURL: rp.srv.URL + "/",
 	})
@@ -67,7 +68,7 @@ func newSDKRP(t *testing.T, sys *system) *sdkRP {
 	mux.HandleFunc("/callback", rp.web.Callback)
 	mux.HandleFunc("/backchannel", rp.web.BackChannelLogout)
 	mux.Handle("/me", rp.web.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sdk.SessionFromContext(r.Context())
+		s, _ := web.SessionFromContext(r.Context())
 		w.Write([]byte(s.Claims.Org.ID))
 	})))
 	return rp

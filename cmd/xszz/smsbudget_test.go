@@ -2,8 +2,11 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // When the deployment-wide SMS budget is spent, sends are refused with a
@@ -20,9 +23,30 @@ func TestGlobalSMSBudgetIsCountedInMetrics(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("send over the global budget: %s", r)
 	}
-	m := b.get("/metrics")
-	if !strings.Contains(m.Body, `xszz_sms_requests_total{purpose="login",result="refused_global"} 1`) {
-		t.Fatalf("metrics lack the global-budget refusal:\n%s", grepLines(m.Body, "xszz_sms_requests_total"))
+	m := sys.metrics(t)
+	if !strings.Contains(m, `xszz_sms_requests_total{purpose="login",result="refused_global"} 1`) {
+		t.Fatalf("metrics lack the global-budget refusal:\n%s", grepLines(m, "xszz_sms_requests_total"))
+	}
+}
+
+// metrics reads the system's metrics as the operations listener serves
+// them (they are not on the public listener).
+func (sys *system) metrics(t *testing.T) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(sys.app.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("metrics: %d", rec.Code)
+	}
+	return rec.Body.String()
+}
+
+// The public listener does not serve /metrics: it would let anyone count
+// SMS deliveries.
+func TestMetricsAreNotOnThePublicListener(t *testing.T) {
+	sys := sharedSystem(t, sqliteBackend)
+	if r := sys.browser(t).get("/metrics"); r.Status != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the IdP listener: %s", r)
 	}
 }
 

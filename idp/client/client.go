@@ -350,8 +350,59 @@ func NewStore(db *sqldb.DB, hasher Hasher, now func() time.Time, cacheTTL time.D
 // Create registers a client from a validated spec and returns it with its
 // secret in clear text (shown once, never stored).
 func (s *Store) Create(ctx context.Context, spec Spec) (*Client, string, error) {
+	c := s.fromSpec(newID(), spec)
+	var secret string
+	if c.TokenEndpointAuthMethod == AuthSecretBasic || c.TokenEndpointAuthMethod == AuthSecretPost {
+		secret = NewSecret()
+		c.SecretHash, _ = s.hasher.Hash(ctx, []byte(secret))
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode client: %w", err)
+	}
+	ts := c.CreatedAt.Unix()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO clients (id, secret_hash, name, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+		c.ID, c.SecretHash, c.Name, string(data), ts)
+	if err != nil {
+		return nil, "", fmt.Errorf("insert client %q: %w", c.Name, err)
+	}
+	if err := c.parseJWKS(); err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+// Ensure registers a client under a fixed id with a secret the caller
+// knows, or brings an existing registration up to date with spec (its
+// redirect URIs follow a changed public URL). The system's own relying
+// parties (the office system, the cockpit) are registered this way at
+// every start, their secrets derived from the IdP secret, so nothing has
+// to be copied between processes.
+func (s *Store) Ensure(ctx context.Context, id string, spec Spec, secret string) (*Client, error) {
+	c := s.fromSpec(id, spec)
+	if secret != "" {
+		c.SecretHash, _ = s.hasher.Hash(ctx, []byte(secret))
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode client: %w", err)
+	}
+	ts := c.CreatedAt.Unix()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO clients (id, secret_hash, name, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, data = excluded.data, updated_at = excluded.updated_at`,
+		c.ID, c.SecretHash, c.Name, string(data), ts)
+	if err != nil {
+		return nil, fmt.Errorf("ensure client %q: %w", id, err)
+	}
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
+	return c, c.parseJWKS()
+}
+
+func (s *Store) fromSpec(id string, spec Spec) *Client {
 	c := &Client{
-		ID:                      newID(),
+		ID:                      id,
 		Name:                    spec.Name,
 		RedirectURIs:            spec.RedirectURIs,
 		PostLogoutRedirectURIs:  spec.PostLogoutRedirectURIs,
@@ -374,25 +425,7 @@ func (s *Store) Create(ctx context.Context, spec Spec) (*Client, string, error) 
 		// otherwise, so its tokens are useless at any other RS.
 		c.Audience = []string{c.ID}
 	}
-	var secret string
-	if c.TokenEndpointAuthMethod == AuthSecretBasic || c.TokenEndpointAuthMethod == AuthSecretPost {
-		secret = NewSecret()
-		c.SecretHash, _ = s.hasher.Hash(ctx, []byte(secret))
-	}
-	data, err := json.Marshal(c)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode client: %w", err)
-	}
-	ts := c.CreatedAt.Unix()
-	_, err = s.db.ExecContext(ctx, `INSERT INTO clients (id, secret_hash, name, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-		c.ID, c.SecretHash, c.Name, string(data), ts)
-	if err != nil {
-		return nil, "", fmt.Errorf("insert client %q: %w", c.Name, err)
-	}
-	if err := c.parseJWKS(); err != nil {
-		return nil, "", err
-	}
-	return c, secret, nil
+	return c
 }
 
 // Get returns a client by id, wrapping sqldb.ErrNotFound when unknown.

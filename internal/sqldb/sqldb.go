@@ -44,7 +44,16 @@ type DB struct {
 	relaxed *sql.DB
 	// statements counts what SQLite executed; nil on PostgreSQL.
 	statements *atomic.Int64
+	// location is the absolute SQLite file or the PostgreSQL URL
+	// without its password.
+	location string
 }
+
+// Location names the database for logs: the absolute path of a SQLite
+// file (a relative sqlite:// URL resolves against the working folder, so
+// starting from another folder opens another database) or the PostgreSQL
+// URL with its password hidden.
+func (db *DB) Location() string { return db.location }
 
 // Statements returns how many statements this SQLite handle has run,
 // BEGIN, COMMIT and ROLLBACK included: on PostgreSQL each would be a
@@ -159,7 +168,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, statements: count}, nil
+	return &DB{DB: db, Dialect: SQLite, statements: count, location: abs}, nil
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
@@ -181,7 +190,11 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &DB{DB: db, Dialect: Postgres, relaxed: relaxed}, nil
+	location := "postgres"
+	if u, err := url.Parse(rawURL); err == nil {
+		location = u.Redacted()
+	}
+	return &DB{DB: db, Dialect: Postgres, relaxed: relaxed, location: location}, nil
 }
 
 // openRelaxed opens the pool behind Relaxed; pgx passes unknown URL

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xszz/xszz/sdk"
 	"github.com/xszz/xszz/sdk/echomw"
+	"github.com/xszz/xszz/sdk/guard"
 	"github.com/xszz/xszz/sdk/internal/fakeidp"
 )
 
@@ -20,7 +21,7 @@ func TestMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}), sdk.RequireGrant("cockpit"))
+	g := guard.New(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}), guard.RequireGrant("cockpit"))
 	e := echo.New()
 	e.GET("/api/overview", func(c echo.Context) error {
 		return c.String(http.StatusOK, echomw.Claims(c).Org.RegionCode)

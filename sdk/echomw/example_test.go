@@ -8,6 +8,7 @@ import (
 
 	"github.com/xszz/xszz/sdk"
 	"github.com/xszz/xszz/sdk/echomw"
+	"github.com/xszz/xszz/sdk/guard"
 )
 
 func ExampleMiddleware() {
@@ -17,8 +18,8 @@ func ExampleMiddleware() {
 		log.Print(err)
 		return
 	}
-	g := sdk.NewGuard(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}),
-		sdk.RequireGrant("cockpit"), sdk.RequireLevel(sdk.LevelCounty))
+	g := guard.New(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}),
+		guard.RequireGrant("cockpit"), guard.RequireLevel(sdk.LevelCounty))
 	e := echo.New()
 	api := e.Group("/api", echomw.Middleware(g))
 	api.GET("/overview", func(c echo.Context) error {

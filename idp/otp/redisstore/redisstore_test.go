@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xszz/xszz/internal/testenv"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/xszz/xszz/idp/otp"
@@ -52,9 +54,7 @@ func newRedis(tb testing.TB) (*redisstore.Store, *redis.Client, string) {
 }
 
 func TestRedisStoreConformance(t *testing.T) {
-	if os.Getenv("XSZZ_TEST_REDIS_URL") == "" {
-		t.Skip("XSZZ_TEST_REDIS_URL is not set; skipping the Redis store (e.g. XSZZ_TEST_REDIS_URL=redis://127.0.0.1:6379/0)")
-	}
+	testenv.Redis(t)
 	otptest.Run(t, func(t *testing.T) otp.Store { return newStore(t) })
 }
 

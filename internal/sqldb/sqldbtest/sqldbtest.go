@@ -10,16 +10,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/testenv"
 	"github.com/xszz/xszz/migrations"
 )
 
 // EnvPostgres names the environment variable with the test server's URL.
-const EnvPostgres = "XSZZ_TEST_POSTGRES_URL"
+const EnvPostgres = testenv.EnvPostgres
 
 // Run calls fn in a subtest per backend ("sqlite", "postgres").
 func Run(t *testing.T, fn func(t *testing.T, db *sqldb.DB)) {
@@ -50,10 +50,7 @@ func OpenSQLite(t testing.TB) *sqldb.DB {
 // when the test ends, or skips the test when no server is configured.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvPostgres)
-	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/xszz_test?sslmode=disable)", EnvPostgres)
-	}
+	base := testenv.Postgres(t)
 	ctx := context.Background()
 	admin, err := sqldb.Open(ctx, base)
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/sdk"
+	"github.com/xszz/xszz/sdk/web"
 )
 
 func env(name, def string) string {
@@ -106,7 +107,7 @@ func newPortal(ctx context.Context, c config) (http.Handler, error) {
 		return nil, fmt.Errorf("-redirect-url must be an absolute URL with a path")
 	}
 	base := strings.TrimSuffix(c.redirect, ru.Path)
-	web, err := sdk.NewWeb(p, &sdk.WebConfig{
+	auth, err := web.New(p, &web.Config{
 		ClientID: c.clientID, ClientSecret: c.secret, RedirectURL: c.redirect,
 		CookieKey: c.cookieKey, PostLogoutRedirectURL: base + "/",
 	})
@@ -114,17 +115,19 @@ func newPortal(ctx context.Context, c config) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login", web.Login)
-	mux.HandleFunc("GET "+ru.Path, web.Callback)
-	mux.HandleFunc("POST /logout", web.Logout)
-	mux.HandleFunc("POST /backchannel-logout", web.BackChannelLogout)
+	mux.HandleFunc("GET /login", auth.Login)
+	mux.HandleFunc("GET "+ru.Path, auth.Callback)
+	mux.HandleFunc("POST /logout", auth.Logout)
+	mux.HandleFunc("POST /backchannel-logout", auth.BackChannelLogout)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		s, err := web.Session(r) // nil when signed out
-		if err != nil && !errors.Is(err, sdk.ErrNoSession) {
+		s, err := auth.Session(r) // nil when signed out
+		if err != nil && !errors.Is(err, web.ErrNoSession) {
 			http.Error(w, "sign-in service unavailable", http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		// A strict policy on purpose: web.Logout's sign-out works under
+		// form-action 'self' (see the sdk/web package documentation).
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 		page.Execute(w, s)
 	})

@@ -1,148 +1,39 @@
-package sdk
+package web
 
 import (
 	"context"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/xszz/xszz/sdk"
 	"github.com/xszz/xszz/sdk/internal/fakeidp"
+	"github.com/xszz/xszz/sdk/internal/sdktest"
 )
-
-func TestGuard(t *testing.T) {
-	clk := newClock()
-	idp, p := setup(t, clk)
-	v := p.AccessTokenVerifier(&Config{ClientID: "cockpit"})
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := ClaimsFromContext(r.Context())
-		io.WriteString(w, c.Org.ID)
-	})
-	good := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", nil))
-	school := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{
-		"org": map[string]any{"id": "320102001", "level": "school", "path": []string{"000000", "320000", "320100", "320102", "320102001"}},
-	}))
-	noGrant := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{"grants": []string{}}))
-	office := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("office", nil))
-	expired := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{"exp": clk.Now().Add(-time.Hour).Unix()}))
-	h := NewGuard(v, RequireGrant("cockpit"), RequireScope("cockpit"), RequireLevel(LevelCounty), WithRealm("cockpit\r\nX: y")).Middleware(ok)
-
-	tests := []struct {
-		name, auth, query string
-		status            int
-		challenge         string
-	}{
-		{"good", "Bearer " + good, "", 200, ""},
-		{"lowercase scheme", "bearer " + good, "", 200, ""},
-		{"no token", "", "", 401, `Bearer realm="cockpitX: y"`},
-		{"basic auth", "Basic dXNlcjpwdw==", "", 401, `Bearer realm="cockpitX: y"`},
-		{"query token", "", "access_token=" + good, 400, `error="invalid_request"`},
-		{"query and header", "Bearer " + good, "access_token=" + good, 400, `error="invalid_request"`},
-		{"garbage", "Bearer abc", "", 401, `error="invalid_token", error_description="token invalid"`},
-		{"expired", "Bearer " + expired, "", 401, `error_description="token expired"`},
-		{"office token at cockpit", "Bearer " + office, "", 401, `error_description="token not for this resource"`},
-		{"no grant", "Bearer " + noGrant, "", 403, `error="insufficient_scope", error_description="grant cockpit required"`},
-		{"school level", "Bearer " + school, "", 403, `error="insufficient_scope", error_description="organisation level county or higher required"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/api?"+tt.query, nil)
-			if tt.auth != "" {
-				r.Header.Set("Authorization", tt.auth)
-			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != tt.status {
-				t.Fatalf("status = %d, want %d (%s)", w.Code, tt.status, w.Body)
-			}
-			ch := w.Header().Get("WWW-Authenticate")
-			if !strings.Contains(ch, tt.challenge) || strings.ContainsAny(ch, "\r\n") {
-				t.Fatalf("WWW-Authenticate = %q, want %q", ch, tt.challenge)
-			}
-			if tt.status == 200 && w.Body.String() != "320000" {
-				t.Fatalf("body = %q", w.Body)
-			}
-		})
-	}
-	// Missing scope names the scope.
-	noScope := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", map[string]any{"scope": "openid"}))
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Authorization", "Bearer "+noScope)
-	w := httptest.NewRecorder()
-	NewGuard(v, RequireScope("cockpit")).Middleware(ok).ServeHTTP(w, r)
-	if w.Code != 403 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `scope="cockpit"`) {
-		t.Fatalf("%d %q", w.Code, w.Header().Get("WWW-Authenticate"))
-	}
-}
-
-func TestIntrospectionCache(t *testing.T) {
-	clk := newClock()
-	idp, p := setup(t, clk)
-	idp.RegisterClient(fakeidp.Client{ID: "cockpit", Secret: "s3cret&="})
-	in, err := p.Introspector(&IntrospectionConfig{ClientID: "cockpit", ClientSecret: "s3cret&="})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	tok := fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", nil))
-	for range 5 {
-		res, err := in.Introspect(ctx, tok)
-		if err != nil || !res.Active || res.ClientID != "cockpit" || !slicesHas(res.Scopes, "cockpit") {
-			t.Fatalf("%+v %v", res, err)
-		}
-	}
-	if n := idp.IntrospectionRequests.Load(); n != 1 {
-		t.Fatalf("introspection requests = %d, want 1", n)
-	}
-	// Revoked: still cached until the TTL passes, then inactive.
-	idp.Revoke(tok)
-	clk.Advance(31 * time.Second)
-	if res, err := in.Introspect(ctx, tok); err != nil || res.Active {
-		t.Fatalf("after revocation: %+v %v", res, err)
-	}
-	// The Guard refuses a revoked token.
-	g := NewGuard(p.AccessTokenVerifier(&Config{ClientID: "cockpit"}), WithIntrospection(in))
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Authorization", "Bearer "+tok)
-	if _, err := g.Authenticate(r); err == nil || !strings.Contains(err.Error(), "inactive") {
-		t.Fatalf("revoked token: %v", err)
-	}
-	// Wrong secret: an error, never "active".
-	bad, _ := p.Introspector(&IntrospectionConfig{ClientID: "cockpit", ClientSecret: "wrong"})
-	if res, err := bad.Introspect(ctx, tok+"x"); err == nil {
-		t.Fatalf("wrong secret: %+v", res)
-	}
-}
-
-func slicesHas(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // rp is a relying party under test: a Web mounted on an httptest server.
 type rp struct {
-	web    *Web
+	web    *Auth
 	srv    *httptest.Server
 	client *http.Client
 }
 
-func newRP(t *testing.T, idp *fakeidp.IdP, p *Provider, clk *fakeClock) *rp {
+func newRP(t *testing.T, idp *fakeidp.IdP, p *sdk.Provider, clk *sdktest.Clock) *rp {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	idp.RegisterClient(fakeidp.Client{ID: "portal", Secret: "portal-secret", RedirectURI: srv.URL + "/callback"})
-	web, err := NewWeb(p, &WebConfig{
+	web, err := New(p, &Config{
 		ClientID: "portal", ClientSecret: "portal-secret", RedirectURL: srv.URL + "/callback",
 		CookieKey: make([]byte, 32), PostLogoutRedirectURL: srv.URL + "/", Now: clk.Now,
 	})
@@ -173,8 +64,8 @@ func (r *rp) get(t *testing.T, path string) (*http.Response, string) {
 }
 
 func TestWebSignInFlow(t *testing.T) {
-	clk := newClock()
-	idp, p := setup(t, clk)
+	clk := sdktest.NewClock()
+	idp, p := sdktest.Setup(t, clk)
 	rp := newRP(t, idp, p, clk)
 
 	// Not signed in: /me goes to the IdP and back, then shows the org.
@@ -226,15 +117,36 @@ func TestWebSignInFlow(t *testing.T) {
 	}
 	noRedirect := *rp.client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// The answer is a page, not a redirect: form-action would block a
+	// redirect to the IdP after the form POST.
 	resp, err := noRedirect.Post(rp.srv.URL+"/logout", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != 303 || loc.Path != "/end_session" || loc.Query().Get("id_token_hint") == "" ||
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+		resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("logout: %d %v", resp.StatusCode, resp.Header)
+	}
+	m := regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">`).FindSubmatch(page)
+	a := regexp.MustCompile(`<a id="continue-logout" href="([^"]+)">`).FindSubmatch(page)
+	if m == nil || a == nil || string(m[1]) != string(a[1]) {
+		t.Fatalf("logout page lacks the refresh and the link:\n%s", page)
+	}
+	loc, _ := url.Parse(html.UnescapeString(string(m[1])))
+	if loc.Path != "/end_session" || loc.Query().Get("id_token_hint") == "" || loc.Query().Get("client_id") != "portal" ||
 		loc.Query().Get("post_logout_redirect_uri") != rp.srv.URL+"/" || loc.Query().Get("state") == "" {
-		t.Fatalf("logout: %d %s", resp.StatusCode, loc)
+		t.Fatalf("end-session URL %s", loc)
+	}
+	// Logging out again, without a session, just goes home.
+	resp, err = noRedirect.Post(rp.srv.URL+"/logout", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != rp.srv.URL+"/" {
+		t.Fatalf("second logout: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if _, err := rp.web.Session(cookieReq(cks)); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("session after logout: %v", err)
@@ -250,8 +162,8 @@ func cookieReq(cks []*http.Cookie) *http.Request {
 }
 
 func TestWebCallbackRefusals(t *testing.T) {
-	clk := newClock()
-	idp, p := setup(t, clk)
+	clk := sdktest.NewClock()
+	idp, p := sdktest.Setup(t, clk)
 	rp := newRP(t, idp, p, clk)
 	noRedirect := *rp.client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -308,8 +220,8 @@ func TestWebCallbackRefusals(t *testing.T) {
 }
 
 func TestBackChannelLogout(t *testing.T) {
-	clk := newClock()
-	idp, p := setup(t, clk)
+	clk := sdktest.NewClock()
+	idp, p := sdktest.Setup(t, clk)
 	rp := newRP(t, idp, p, clk)
 	if resp, _ := rp.get(t, "/me"); resp.StatusCode != 200 {
 		t.Fatal("sign-in failed")
@@ -332,7 +244,7 @@ func TestBackChannelLogout(t *testing.T) {
 	for name, tok := range map[string]string{
 		"no events":     fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": nil})),
 		"events wrong":  fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": map[string]any{"x": map[string]any{}}})),
-		"event not obj": fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": map[string]any{backChannelLogoutEvent: "yes"}})),
+		"event not obj": fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": "yes"}})),
 		"nonce":         fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"nonce": "n"})),
 		"no sub or sid": fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", "", nil)),
 		"no jti":        fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "", sid, map[string]any{"jti": nil})),
@@ -359,7 +271,7 @@ func TestBackChannelLogout(t *testing.T) {
 	if code := post(good); code != 400 {
 		t.Fatalf("replayed logout token: %d", code)
 	}
-	if _, err := rp.web.VerifyLogoutToken(context.Background(), good); !errors.Is(err, ErrReplayedToken) {
+	if _, err := rp.web.VerifyLogoutToken(context.Background(), good); !errors.Is(err, sdk.ErrReplayedToken) {
 		t.Fatalf("replay: %v", err)
 	}
 	resp, _ := rp.get(t, "/me") // signs in again
@@ -389,7 +301,7 @@ func TestSealerRefusesTampering(t *testing.T) {
 	if _, err := s.open("a", string(raw)); err == nil {
 		t.Fatal("tampered cookie accepted")
 	}
-	if _, err := newSealer(make([]byte, 16)); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := newSealer(make([]byte, 16)); !errors.Is(err, sdk.ErrInvalidConfig) {
 		t.Fatal("short key accepted")
 	}
 }

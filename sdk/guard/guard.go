@@ -1,16 +1,30 @@
-package sdk
+// Package guard protects net/http resource servers with the xszz IdP's
+// bearer access tokens (RFC 6750, RFC 9068).
+//
+//	g := guard.New(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}),
+//		guard.RequireGrant("cockpit"), guard.RequireLevel(sdk.LevelCounty))
+//	mux.Handle("/api/", g.Middleware(api))
+//
+// Only access tokens pass: ID tokens, logout tokens and refresh tokens
+// (opaque, or any JWT whose typ is not at+jwt) are refused, as are tokens
+// for another audience or issuer and expired tokens, each with 401 and an
+// RFC 6750 WWW-Authenticate challenge.
+package guard
 
 import (
 	"context"
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/xszz/xszz/sdk"
+	"github.com/xszz/xszz/sdk/introspect"
 )
 
-// BearerError is an authentication or authorization failure of a Guard, as
+// Error is an authentication or authorization failure of a Guard, as
 // RFC 6750 §3.1 describes it. Err is the cause, for logs only; clients see
 // Code and Description.
-type BearerError struct {
+type Error struct {
 	Status      int    // 400, 401, 403 or 503
 	Code        string // "invalid_request", "invalid_token", "insufficient_scope" or "" (no credentials)
 	Description string // fixed text, safe for the header
@@ -18,23 +32,26 @@ type BearerError struct {
 	Err         error
 }
 
-func (e *BearerError) Error() string {
+// Error returns the code and the cause, for logs.
+func (e *Error) Error() string {
 	if e.Err != nil {
-		return "sdk: bearer: " + e.Code + ": " + e.Err.Error()
+		return "guard: " + e.Code + ": " + e.Err.Error()
 	}
-	return "sdk: bearer: " + e.Code + ": " + e.Description
+	return "guard: " + e.Code + ": " + e.Description
 }
 
-func (e *BearerError) Unwrap() error { return e.Err }
+// Unwrap returns the cause, so errors.Is and errors.As see the verifier's
+// error.
+func (e *Error) Unwrap() error { return e.Err }
 
-// GuardOption adds a requirement or setting to a Guard.
-type GuardOption func(*Guard)
+// Option adds a requirement or setting to a Guard.
+type Option func(*Guard)
 
 // RequireGrant demands the account grant g, for example "cockpit";
 // otherwise the Guard answers 403 insufficient_scope.
-func RequireGrant(g string) GuardOption {
+func RequireGrant(g string) Option {
 	return func(gd *Guard) {
-		gd.checks = append(gd.checks, func(c *Claims) *BearerError {
+		gd.checks = append(gd.checks, func(c *sdk.Claims) *Error {
 			if !c.HasGrant(g) {
 				return forbidden("grant "+g+" required", "")
 			}
@@ -45,9 +62,9 @@ func RequireGrant(g string) GuardOption {
 
 // RequireScope demands the token carry scope s (RFC 6750 §3.1
 // insufficient_scope, with scope="s" in the challenge).
-func RequireScope(s string) GuardOption {
+func RequireScope(s string) Option {
 	return func(gd *Guard) {
-		gd.checks = append(gd.checks, func(c *Claims) *BearerError {
+		gd.checks = append(gd.checks, func(c *sdk.Claims) *Error {
 			if !c.HasScope(s) {
 				return forbidden("scope "+s+" required", s)
 			}
@@ -57,10 +74,10 @@ func RequireScope(s string) GuardOption {
 }
 
 // RequireLevel demands the account's organisation be at level l or higher
-// (see Org.AtLeast). Tokens without an org fail.
-func RequireLevel(l Level) GuardOption {
+// (see sdk.Org.AtLeast). Tokens without an org fail.
+func RequireLevel(l sdk.Level) Option {
 	return func(gd *Guard) {
-		gd.checks = append(gd.checks, func(c *Claims) *BearerError {
+		gd.checks = append(gd.checks, func(c *sdk.Claims) *Error {
 			if !c.Org.AtLeast(l) {
 				return forbidden("organisation level "+string(l)+" or higher required", "")
 			}
@@ -70,9 +87,9 @@ func RequireLevel(l Level) GuardOption {
 }
 
 // RequireRole demands the account have role r, for example "admin".
-func RequireRole(r string) GuardOption {
+func RequireRole(r string) Option {
 	return func(gd *Guard) {
-		gd.checks = append(gd.checks, func(c *Claims) *BearerError {
+		gd.checks = append(gd.checks, func(c *sdk.Claims) *Error {
 			if !c.HasRole(r) {
 				return forbidden("role "+r+" required", "")
 			}
@@ -83,26 +100,33 @@ func RequireRole(r string) GuardOption {
 
 // WithRealm sets the realm of the WWW-Authenticate challenge (default
 // "xszz").
-func WithRealm(realm string) GuardOption { return func(g *Guard) { g.realm = headerSafe(realm) } }
+func WithRealm(realm string) Option { return func(g *Guard) { g.realm = headerSafe(realm) } }
+
+// Introspector is what WithIntrospection needs: *introspect.Client has
+// it.
+type Introspector interface {
+	Introspect(ctx context.Context, token string) (*introspect.Result, error)
+}
 
 // WithIntrospection makes the Guard also ask the IdP, through i and its
 // short cache, whether the token is still active, so that revocation and
 // disabled accounts take effect before the token expires. If the IdP cannot
 // be asked, the request is refused with 503. If the introspection response
 // carries "grants", they replace the token's grants.
-func WithIntrospection(i *Introspector) GuardOption { return func(g *Guard) { g.intro = i } }
+func WithIntrospection(i Introspector) Option { return func(g *Guard) { g.intro = i } }
 
 // Guard protects resource-server endpoints with bearer access tokens
 // (RFC 6750 §2.1: Authorization header only).
 type Guard struct {
-	v      *AccessTokenVerifier
+	v      *sdk.AccessTokenVerifier
 	realm  string
-	checks []func(*Claims) *BearerError
-	intro  *Introspector
+	checks []func(*sdk.Claims) *Error
+	intro  Introspector
 }
 
-// NewGuard returns a Guard that verifies tokens with v and applies opts.
-func NewGuard(v *AccessTokenVerifier, opts ...GuardOption) *Guard {
+// New returns a Guard that verifies tokens with v and applies opts. A nil
+// v refuses every request.
+func New(v *sdk.AccessTokenVerifier, opts ...Option) *Guard {
 	g := &Guard{v: v, realm: "xszz"}
 	for _, o := range opts {
 		o(g)
@@ -110,33 +134,33 @@ func NewGuard(v *AccessTokenVerifier, opts ...GuardOption) *Guard {
 	return g
 }
 
-func forbidden(desc, scope string) *BearerError {
-	return &BearerError{Status: http.StatusForbidden, Code: "insufficient_scope", Description: headerSafe(desc), Scope: headerSafe(scope)}
+func forbidden(desc, scope string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Description: headerSafe(desc), Scope: headerSafe(scope)}
 }
 
 // Authenticate extracts, verifies and checks the request's bearer token. On
-// failure the error is a *BearerError.
-func (g *Guard) Authenticate(r *http.Request) (*Claims, error) {
+// failure the error is an *Error.
+func (g *Guard) Authenticate(r *http.Request) (*sdk.Claims, error) {
 	if g.v == nil {
-		return nil, &BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "token invalid", Err: ErrInvalidConfig}
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "token invalid", Err: sdk.ErrInvalidConfig}
 	}
 	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
-		return nil, &BearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "access token in query string refused"}
+		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "access token in query string refused"}
 	}
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
-		return nil, &BearerError{Status: http.StatusUnauthorized}
+		return nil, &Error{Status: http.StatusUnauthorized}
 	}
 	if len(hs) > 1 {
-		return nil, &BearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "more than one Authorization header"}
+		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "more than one Authorization header"}
 	}
 	scheme, raw, ok := strings.Cut(hs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, &BearerError{Status: http.StatusUnauthorized}
+		return nil, &Error{Status: http.StatusUnauthorized}
 	}
 	raw = strings.TrimLeft(raw, " ")
 	if raw == "" {
-		return nil, &BearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "empty bearer token"}
+		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "empty bearer token"}
 	}
 	c, err := g.v.Verify(r.Context(), raw)
 	if err != nil {
@@ -145,10 +169,10 @@ func (g *Guard) Authenticate(r *http.Request) (*Claims, error) {
 	if g.intro != nil {
 		res, err := g.intro.Introspect(r.Context(), raw)
 		if err != nil {
-			return nil, &BearerError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "token status unavailable", Err: err}
+			return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "token status unavailable", Err: err}
 		}
 		if !res.Active {
-			return nil, &BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "token revoked", Err: errors.New("introspection: inactive")}
+			return nil, &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "token revoked", Err: errors.New("introspection: inactive")}
 		}
 		if res.Grants != nil {
 			c.Grants = res.Grants
@@ -162,29 +186,33 @@ func (g *Guard) Authenticate(r *http.Request) (*Claims, error) {
 	return c, nil
 }
 
-func invalidToken(err error) *BearerError {
+func invalidToken(err error) *Error {
 	desc := "token invalid"
-	var exp *TokenExpiredError
+	var exp *sdk.TokenExpiredError
 	switch {
 	case errors.As(err, &exp):
 		desc = "token expired"
-	case errors.Is(err, ErrKeySetUnavailable):
-		return &BearerError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "signing keys unavailable", Err: err}
-	case errors.Is(err, ErrInvalidAudience):
+	case errors.Is(err, sdk.ErrKeySetUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "signing keys unavailable", Err: err}
+	case errors.Is(err, sdk.ErrInvalidAudience):
 		desc = "token not for this resource"
-	case errors.Is(err, ErrInvalidType):
+	case errors.Is(err, sdk.ErrInvalidIssuer):
+		desc = "token not from this issuer"
+	case errors.Is(err, sdk.ErrInvalidType):
+		// ID and logout tokens end here, and JWT refresh tokens, which
+		// lack typ at+jwt; opaque refresh tokens fail as malformed.
 		desc = "not an access token"
-	case errors.Is(err, ErrInvalidSignature), errors.Is(err, ErrUnknownKey):
+	case errors.Is(err, sdk.ErrInvalidSignature), errors.Is(err, sdk.ErrUnknownKey):
 		desc = "token signature invalid"
 	}
-	return &BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: desc, Err: err}
+	return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: desc, Err: err}
 }
 
 // WriteError answers a failed request: the status, a WWW-Authenticate
 // challenge (RFC 6750 §3) and a small JSON body. Errors other than
-// *BearerError become 401 invalid_token.
+// *Error become 401 invalid_token.
 func (g *Guard) WriteError(w http.ResponseWriter, err error) {
-	var be *BearerError
+	var be *Error
 	if !errors.As(err, &be) {
 		be = invalidToken(err)
 	}
@@ -202,7 +230,7 @@ func (g *Guard) WriteError(w http.ResponseWriter, err error) {
 	}
 }
 
-func (e *BearerError) challenge(realm string) string {
+func (e *Error) challenge(realm string) string {
 	var b strings.Builder
 	b.WriteString(`Bearer realm="`)
 	b.WriteString(realm)
@@ -246,13 +274,14 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// ContextWithClaims returns ctx carrying c.
-func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
+// ContextWithClaims returns ctx carrying c, as Middleware does; adapters
+// for other routers (sdk/echomw) use it.
+func ContextWithClaims(ctx context.Context, c *sdk.Claims) context.Context {
 	return context.WithValue(ctx, claimsKey{}, c)
 }
 
 // ClaimsFromContext returns the claims a Guard put in ctx.
-func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(claimsKey{}).(*Claims)
+func ClaimsFromContext(ctx context.Context) (*sdk.Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*sdk.Claims)
 	return c, ok && c != nil
 }

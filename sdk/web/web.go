@@ -1,4 +1,18 @@
-package sdk
+// Package web signs people in to server-rendered relying parties of the
+// xszz IdP: authorization code flow with PKCE S256, state and nonce, an
+// encrypted session cookie over a server-side SessionStore, silent refresh,
+// RP-initiated logout that ends the IdP session too, and a back-channel
+// logout receiver that ends local sessions by sid or sub.
+//
+//	auth, err := web.New(p, &web.Config{ClientID: "office", ClientSecret: secret,
+//		RedirectURL: "https://office.xszz.example/callback",
+//		PostLogoutRedirectURL: "https://office.xszz.example/", CookieKey: key})
+//	mux.HandleFunc("GET /login", auth.Login)
+//	mux.HandleFunc("GET /callback", auth.Callback)
+//	mux.HandleFunc("POST /logout", auth.Logout)
+//	mux.HandleFunc("POST /backchannel-logout", auth.BackChannelLogout)
+//	mux.Handle("/", auth.Require(app))
+package web
 
 import (
 	"context"
@@ -7,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +30,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/xszz/xszz/sdk"
 )
 
 const (
@@ -22,11 +40,11 @@ const (
 	maxLogoutTokens = 100_000
 )
 
-// WebConfig configures sign-in for a server-side relying party.
-type WebConfig struct {
+// Config configures sign-in for a server-side relying party.
+type Config struct {
 	// ClientID and ClientSecret of the confidential client (required).
 	ClientID, ClientSecret string
-	// RedirectURL is the registered redirect URI served by Web.Callback
+	// RedirectURL is the registered redirect URI served by Auth.Callback
 	// (required). If it is https, cookies are Secure and use the __Host-
 	// prefix.
 	RedirectURL string
@@ -50,15 +68,15 @@ type WebConfig struct {
 	Now func() time.Time
 }
 
-// Web signs users in with the authorization code flow, PKCE S256, state and
+// Auth signs users in with the authorization code flow, PKCE S256, state and
 // nonce (OpenID Connect Core 1.0 §3.1; RFC 9700 §2.1.1), keeps their
 // session, refreshes their access token, and logs them out. It is safe for
 // concurrent use.
-type Web struct {
-	p             *Provider
+type Auth struct {
+	p             *sdk.Provider
 	oauth         oauth2.Config
-	idv           *IDTokenVerifier
-	logout        *logoutVerifier
+	idv           *sdk.IDTokenVerifier
+	logout        *sdk.LogoutTokenVerifier
 	store         SessionStore
 	seal          sealer
 	secure        bool
@@ -76,23 +94,23 @@ type Web struct {
 	jtis  map[string]time.Time
 }
 
-// NewWeb returns sign-in handlers for the provider.
-func NewWeb(p *Provider, c *WebConfig) (*Web, error) {
+// New returns sign-in handlers for the provider.
+func New(p *sdk.Provider, c *Config) (*Auth, error) {
 	if c == nil || c.ClientID == "" || c.ClientSecret == "" || c.RedirectURL == "" {
-		return nil, fmt.Errorf("%w: ClientID, ClientSecret and RedirectURL are required", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: ClientID, ClientSecret and RedirectURL are required", sdk.ErrInvalidConfig)
 	}
-	if p.endpoints.AuthorizationEndpoint == "" || p.endpoints.TokenEndpoint == "" {
-		return nil, fmt.Errorf("%w: provider lacks authorization or token endpoint", ErrInvalidConfig)
+	if p.Endpoints().AuthorizationEndpoint == "" || p.Endpoints().TokenEndpoint == "" {
+		return nil, fmt.Errorf("%w: provider lacks authorization or token endpoint", sdk.ErrInvalidConfig)
 	}
 	ru, err := url.Parse(c.RedirectURL)
 	if err != nil || !ru.IsAbs() {
-		return nil, fmt.Errorf("%w: RedirectURL must be absolute", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: RedirectURL must be absolute", sdk.ErrInvalidConfig)
 	}
 	seal, err := newSealer(c.CookieKey)
 	if err != nil {
 		return nil, err
 	}
-	w := &Web{
+	w := &Auth{
 		p: p,
 		oauth: oauth2.Config{
 			ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
@@ -121,11 +139,11 @@ func NewWeb(p *Provider, c *WebConfig) (*Web, error) {
 		w.loginPath = "/login"
 	}
 	if w.now == nil {
-		w.now = p.now
+		w.now = p.Now
 	}
-	vc := &Config{ClientID: c.ClientID, Now: w.now}
+	vc := &sdk.Config{ClientID: c.ClientID, Now: w.now}
 	w.idv = p.IDTokenVerifier(vc)
-	w.logout = &logoutVerifier{p.newVerifier(logoutToken, vc)}
+	w.logout = p.LogoutTokenVerifier(vc)
 	w.sessionCookie, w.loginCookie = "xszz-session", "xszz-login"
 	if w.secure {
 		w.sessionCookie, w.loginCookie = "__Host-"+w.sessionCookie, "__Host-"+w.loginCookie
@@ -141,7 +159,7 @@ type loginState struct {
 	Expires  int64  `json:"e"`
 }
 
-func (w *Web) setCookie(rw http.ResponseWriter, name, value string, maxAge time.Duration) {
+func (w *Auth) setCookie(rw http.ResponseWriter, name, value string, maxAge time.Duration) {
 	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: w.secure, SameSite: http.SameSiteLaxMode}
 	if maxAge > 0 {
 		c.MaxAge = int(maxAge / time.Second)
@@ -163,7 +181,7 @@ func safeReturnTo(s string) string {
 // Login starts sign-in: it stores state, nonce and the PKCE verifier in an
 // encrypted short-lived cookie and redirects to the authorization endpoint.
 // The query parameter return_to (a local path) is where Callback ends.
-func (w *Web) Login(rw http.ResponseWriter, r *http.Request) {
+func (w *Auth) Login(rw http.ResponseWriter, r *http.Request) {
 	ls := loginState{
 		State:    randomString(),
 		Nonce:    randomString(),
@@ -179,15 +197,15 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) {
 }
 
 // ctx returns a context carrying the provider's HTTP client for oauth2.
-func (w *Web) ctx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, w.p.client)
+func (w *Auth) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, w.p.HTTPClient())
 }
 
 // Callback finishes sign-in at the redirect URI: it checks state, exchanges
 // the code with the PKCE verifier, verifies the ID token and its nonce,
 // starts a fresh session (new ID: no fixation) and redirects (303) to the
 // return_to path given to Login.
-func (w *Web) Callback(rw http.ResponseWriter, r *http.Request) {
+func (w *Auth) Callback(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
 	fail := func(status int, msg string) { http.Error(rw, msg, status) }
 	ck, err := r.Cookie(w.loginCookie)
@@ -208,7 +226,7 @@ func (w *Web) Callback(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		fail(http.StatusUnauthorized, "sign-in refused: "+headerSafe(e))
+		fail(http.StatusUnauthorized, "sign-in refused: "+printable(e))
 		return
 	}
 	code := q.Get("code")
@@ -245,7 +263,7 @@ func (w *Web) Callback(rw http.ResponseWriter, r *http.Request) {
 // if it expires within 30 seconds and a refresh token is at hand. It
 // returns ErrNoSession if there is none (or it ended, or the refresh token
 // was refused).
-func (w *Web) Session(r *http.Request) (*Session, error) {
+func (w *Auth) Session(r *http.Request) (*Session, error) {
 	ck, err := r.Cookie(w.sessionCookie)
 	if err != nil {
 		return nil, ErrNoSession
@@ -261,7 +279,7 @@ func (w *Web) Session(r *http.Request) (*Session, error) {
 	return w.refresh(r.Context(), s.ID)
 }
 
-func (w *Web) load(ctx context.Context, id string) (*Session, error) {
+func (w *Auth) load(ctx context.Context, id string) (*Session, error) {
 	s, err := w.store.Load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -273,14 +291,14 @@ func (w *Web) load(ctx context.Context, id string) (*Session, error) {
 	return s, nil
 }
 
-func (w *Web) needsRefresh(s *Session) bool {
+func (w *Auth) needsRefresh(s *Session) bool {
 	return s.RefreshToken != "" && !s.AccessTokenExpiry.IsZero() && w.now().Add(refreshAhead).After(s.AccessTokenExpiry)
 }
 
 // refresh renews the access token. Refreshes of one session are serialized
 // in this process, because the IdP rotates refresh tokens and treats reuse
 // of an old one as theft (RFC 9700 §4.14.2).
-func (w *Web) refresh(ctx context.Context, id string) (*Session, error) {
+func (w *Auth) refresh(ctx context.Context, id string) (*Session, error) {
 	l := &w.refreshLocks[maphash.String(w.seed, id)%uint64(len(w.refreshLocks))]
 	l.Lock()
 	defer l.Unlock()
@@ -295,7 +313,7 @@ func (w *Web) refresh(ctx context.Context, id string) (*Session, error) {
 			w.store.Delete(ctx, id)
 			return nil, ErrNoSession
 		}
-		return nil, fmt.Errorf("sdk: refresh: %w", err)
+		return nil, fmt.Errorf("web: refresh: %w", err)
 	}
 	if rawID, _ := tok.Extra("id_token").(string); rawID != "" {
 		c, err := w.idv.Verify(ctx, rawID, "")
@@ -320,7 +338,7 @@ func (w *Web) refresh(ctx context.Context, id string) (*Session, error) {
 }
 
 // expiry is the access token's expiry on the Web's clock.
-func (w *Web) expiry(tok *oauth2.Token) time.Time {
+func (w *Auth) expiry(tok *oauth2.Token) time.Time {
 	if tok.ExpiresIn > 0 {
 		return w.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
 	}
@@ -338,7 +356,7 @@ func SessionFromContext(ctx context.Context) (*Session, bool) {
 // Require passes requests with a session on to next (see
 // SessionFromContext). Without one, GET and HEAD requests are redirected to
 // LoginPath with return_to; others get 401.
-func (w *Web) Require(next http.Handler) http.Handler {
+func (w *Auth) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		s, err := w.Session(r)
 		switch {
@@ -354,11 +372,23 @@ func (w *Web) Require(next http.Handler) http.Handler {
 	})
 }
 
-// Logout ends the local session and redirects to the IdP's
-// end_session_endpoint with id_token_hint, client_id, state and the
-// post_logout_redirect_uri (RP-Initiated Logout 1.0 §2). It accepts only
-// POST: with SameSite=Lax cookies, another site cannot log the user out.
-func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) {
+// Logout ends the local session and then the IdP session: it answers with
+// a small page that sends the browser on to the IdP's end_session_endpoint
+// with id_token_hint, client_id, state and post_logout_redirect_uri
+// (RP-Initiated Logout 1.0 §2), by meta refresh and, should that be
+// disabled, a link. It accepts only POST: with SameSite=Lax cookies,
+// another site cannot log the user out.
+//
+// It does not answer the POST with a redirect to the IdP, because the
+// Content-Security-Policy directive form-action governs the redirects that
+// follow a form submission (CSP Level 3 §6.3.1): a relying party with
+// "form-action 'self'" would see its own sign-out blocked and the IdP
+// session survive. A navigation started by the answer page is not a form
+// submission, so it works under any CSP the relying party sets. Without a
+// session or an end_session_endpoint, Logout redirects (303) to
+// PostLogoutRedirectURL, or "/".
+func (w *Auth) Logout(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
 		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
@@ -370,26 +400,68 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) {
 			if s, err := w.store.Load(r.Context(), string(id)); err == nil {
 				idToken = s.IDToken
 			}
-			w.store.Delete(r.Context(), string(id))
+			if err := w.store.Delete(r.Context(), string(id)); err != nil {
+				// The session lives on: say so rather than pretend.
+				http.Error(rw, "could not end the session; please try again", http.StatusServiceUnavailable)
+				return
+			}
 		}
 	}
 	w.setCookie(rw, w.sessionCookie, "", 0)
-	target := w.postLogout
+	target := w.EndSessionURL(idToken)
 	if target == "" {
-		target = "/"
-	}
-	if ep := w.p.endpoints.EndSessionEndpoint; ep != "" && idToken != "" {
-		v := url.Values{"id_token_hint": {idToken}, "client_id": {w.oauth.ClientID}, "state": {randomString()}}
-		if w.postLogout != "" {
-			v.Set("post_logout_redirect_uri", w.postLogout)
+		target = w.postLogout
+		if target == "" {
+			target = "/"
 		}
-		sep := "?"
-		if strings.Contains(ep, "?") {
-			sep = "&"
-		}
-		target = ep + sep + v.Encode()
+		http.Redirect(rw, r, target, http.StatusSeeOther)
+		return
 	}
-	http.Redirect(rw, r, target, http.StatusSeeOther)
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	u := html.EscapeString(target)
+	io.WriteString(rw, `<!doctype html>
+<html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="0;url=`+u+`">
+<title>正在退出</title>
+<p>已退出本系统，正在退出统一身份认证……</p>
+<p><a id="continue-logout" href="`+u+`">如未自动跳转，请点此继续</a></p>
+</html>
+`)
+}
+
+// EndSessionURL returns the IdP's end_session_endpoint with id_token_hint,
+// client_id, a fresh state and, if configured, post_logout_redirect_uri;
+// or "" if the IdP has no such endpoint or idToken is "". Logout uses it;
+// a relying party that renders its own sign-out page can too.
+func (w *Auth) EndSessionURL(idToken string) string {
+	ep := w.p.Endpoints().EndSessionEndpoint
+	if ep == "" || idToken == "" {
+		return ""
+	}
+	v := url.Values{"id_token_hint": {idToken}, "client_id": {w.oauth.ClientID}, "state": {randomString()}}
+	if w.postLogout != "" {
+		v.Set("post_logout_redirect_uri", w.postLogout)
+	}
+	sep := "?"
+	if strings.Contains(ep, "?") {
+		sep = "&"
+	}
+	return ep + sep + v.Encode()
+}
+
+// EndSessions ends the relying party's sessions of IdP session sid (if not
+// "") and of subject sub (if not ""), as BackChannelLogout does, and
+// reports how many ended. The office calls it when it learns otherwise
+// that a person must be signed out.
+func (w *Auth) EndSessions(ctx context.Context, sub, sid string) (int, error) {
+	n, err := w.store.EndSessions(ctx, sub, sid)
+	if err != nil {
+		return n, fmt.Errorf("web: end sessions: %w", err)
+	}
+	return n, nil
 }
 
 // BackChannelLogout receives logout tokens at the relying party's
@@ -398,7 +470,7 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) {
 // claim, no nonce, sub or sid, jti not seen before) and ends the matching
 // sessions. It answers 200 on success and 400 otherwise, with
 // Cache-Control: no-store (§2.8).
-func (w *Web) BackChannelLogout(rw http.ResponseWriter, r *http.Request) {
+func (w *Auth) BackChannelLogout(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
@@ -429,8 +501,8 @@ func (w *Web) BackChannelLogout(rw http.ResponseWriter, r *http.Request) {
 
 // VerifyLogoutToken checks a back-channel logout token as BackChannelLogout
 // does, including jti replay, without ending sessions.
-func (w *Web) VerifyLogoutToken(ctx context.Context, raw string) (*Claims, error) {
-	c, err := w.logout.verify(ctx, raw)
+func (w *Auth) VerifyLogoutToken(ctx context.Context, raw string) (*sdk.Claims, error) {
+	c, err := w.logout.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +510,7 @@ func (w *Web) VerifyLogoutToken(ctx context.Context, raw string) (*Claims, error
 	w.jtiMu.Lock()
 	defer w.jtiMu.Unlock()
 	if until, seen := w.jtis[c.ID]; seen && now.Before(until) {
-		return nil, ErrReplayedToken
+		return nil, sdk.ErrReplayedToken
 	}
 	if len(w.jtis) >= maxLogoutTokens {
 		for k, until := range w.jtis {
@@ -447,9 +519,25 @@ func (w *Web) VerifyLogoutToken(ctx context.Context, raw string) (*Claims, error
 			}
 		}
 		if len(w.jtis) >= maxLogoutTokens {
-			return nil, fmt.Errorf("%w: replay cache full", ErrReplayedToken)
+			return nil, fmt.Errorf("%w: replay cache full", sdk.ErrReplayedToken)
 		}
 	}
-	w.jtis[c.ID] = c.Expiry.Add(w.logout.v.leeway)
+	// Kept past exp by the longest leeway a verifier allows (5 min), so a
+	// token still accepted under clock skew cannot be replayed.
+	w.jtis[c.ID] = c.Expiry.Add(5 * time.Minute)
 	return c, nil
+}
+
+// printable keeps only printable ASCII of an IdP's error code before it is
+// shown, so a crafted redirect cannot inject text.
+func printable(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 0x21 && r <= 0x7E {
+			return r
+		}
+		return -1
+	}, s)
 }

@@ -1,4 +1,4 @@
-package sdk
+package web
 
 import (
 	"context"
@@ -10,23 +10,25 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/xszz/xszz/sdk"
 )
 
 // ErrNoSession means the request has no valid signed-in session.
-var ErrNoSession = errors.New("sdk: no session")
+var ErrNoSession = errors.New("web: no session")
 
 // Session is a signed-in user of a server-side relying party. Its tokens
 // stay on the server; the browser holds only an encrypted session ID.
 type Session struct {
-	ID                string    // random, 256 bits; the cookie carries it encrypted
-	Subject           string    // "sub" of the ID token
-	SID               string    // IdP session ID ("sid"), for back-channel logout
-	Claims            *Claims   // claims of the latest ID token
-	IDToken           string    // raw ID token, sent as id_token_hint on logout
-	AccessToken       string    // for calling resource servers
-	AccessTokenExpiry time.Time // zero if the IdP gave no expires_in
-	RefreshToken      string    // for silent refresh; "" without offline_access
-	Created, Expires  time.Time // Expires is absolute: no refresh extends it
+	ID                string      // random, 256 bits; the cookie carries it encrypted
+	Subject           string      // "sub" of the ID token
+	SID               string      // IdP session ID ("sid"), for back-channel logout
+	Claims            *sdk.Claims // claims of the latest ID token
+	IDToken           string      // raw ID token, sent as id_token_hint on logout
+	AccessToken       string      // for calling resource servers
+	AccessTokenExpiry time.Time   // zero if the IdP gave no expires_in
+	RefreshToken      string      // for silent refresh; "" without offline_access
+	Created, Expires  time.Time   // Expires is absolute: no refresh extends it
 }
 
 // SessionStore keeps sessions on the server. Implementations must be safe
@@ -112,7 +114,7 @@ type sealer struct{ aead cipher.AEAD }
 
 func newSealer(key []byte) (sealer, error) {
 	if len(key) != 32 {
-		return sealer{}, fmt.Errorf("%w: CookieKey must be 32 bytes, got %d", ErrInvalidConfig, len(key))
+		return sealer{}, fmt.Errorf("%w: CookieKey must be 32 bytes, got %d", sdk.ErrInvalidConfig, len(key))
 	}
 	b, err := aes.NewCipher(key)
 	if err != nil {

@@ -1,4 +1,13 @@
-package sdk
+// Package introspect asks the xszz IdP whether a token is still active
+// (RFC 7662 token introspection), with a short cache, so that revoked
+// grants, revoked tokens and disabled accounts take effect before a token
+// expires. The data cockpit uses it to shut out a revoked grant within the
+// cache lifetime (default 30 s).
+//
+//	in, err := introspect.New(p, &introspect.Config{ClientID: "cockpit", ClientSecret: secret})
+//	res, err := in.Introspect(ctx, raw)
+//	if err != nil || !res.Active { /* refuse */ }
+package introspect
 
 import (
 	"context"
@@ -7,15 +16,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xszz/xszz/sdk"
 )
 
-// IntrospectionConfig configures an Introspector.
-type IntrospectionConfig struct {
+// fetchTimeout bounds one introspection request, whoever waits for it.
+const fetchTimeout = 10 * time.Second
+
+// Config configures a Client.
+type Config struct {
 	// ClientID and ClientSecret authenticate the caller with
 	// client_secret_basic (RFC 6749 §2.3.1). Both are required.
 	ClientID, ClientSecret string
@@ -29,8 +44,8 @@ type IntrospectionConfig struct {
 	Now func() time.Time
 }
 
-// Introspection is the IdP's answer about a token (RFC 7662 §2.2).
-type Introspection struct {
+// Result is the IdP's answer about a token (RFC 7662 §2.2).
+type Result struct {
 	Active    bool
 	Subject   string
 	ClientID  string
@@ -43,14 +58,14 @@ type Introspection struct {
 }
 
 type introEntry struct {
-	res   *Introspection
+	res   *Result
 	until time.Time
 }
 
-// Introspector asks the IdP whether tokens are active, caching answers for a
+// Client asks the IdP whether tokens are active, caching answers for a
 // short time. It is safe for concurrent use; concurrent questions about the
 // same token share one request.
-type Introspector struct {
+type Client struct {
 	endpoint, id, secret string
 	client               *http.Client
 	ttl                  time.Duration
@@ -64,24 +79,24 @@ type Introspector struct {
 
 type introFlight struct {
 	done chan struct{}
-	res  *Introspection
+	res  *Result
 	err  error
 }
 
-// Introspector returns an introspection client for the provider's
-// introspection_endpoint.
-func (p *Provider) Introspector(c *IntrospectionConfig) (*Introspector, error) {
-	if p.endpoints.IntrospectionEndpoint == "" {
-		return nil, errors.New("sdk: provider has no introspection_endpoint")
+// New returns an introspection client for p's introspection_endpoint.
+func New(p *sdk.Provider, c *Config) (*Client, error) {
+	ep := p.Endpoints().IntrospectionEndpoint
+	if ep == "" {
+		return nil, errors.New("introspect: provider has no introspection_endpoint")
 	}
 	if c == nil || c.ClientID == "" || c.ClientSecret == "" {
-		return nil, fmt.Errorf("%w: introspection needs ClientID and ClientSecret", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: introspection needs ClientID and ClientSecret", sdk.ErrInvalidConfig)
 	}
-	i := &Introspector{
-		endpoint: p.endpoints.IntrospectionEndpoint,
+	i := &Client{
+		endpoint: ep,
 		id:       c.ClientID,
 		secret:   c.ClientSecret,
-		client:   p.client,
+		client:   p.HTTPClient(),
 		ttl:      c.CacheTTL,
 		max:      c.MaxEntries,
 		now:      c.Now,
@@ -95,7 +110,7 @@ func (p *Provider) Introspector(c *IntrospectionConfig) (*Introspector, error) {
 		i.max = 10_000
 	}
 	if i.now == nil {
-		i.now = p.now
+		i.now = p.Now
 	}
 	return i, nil
 }
@@ -103,7 +118,7 @@ func (p *Provider) Introspector(c *IntrospectionConfig) (*Introspector, error) {
 // Introspect returns the IdP's answer for token (RFC 7662 §2.1), from the
 // cache if it is fresh. Errors mean "unknown", never "active": callers must
 // fail closed.
-func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspection, error) {
+func (i *Client) Introspect(ctx context.Context, token string) (*Result, error) {
 	key := sha256.Sum256([]byte(token)) // the cache never holds tokens
 	now := i.now()
 	i.mu.Lock()
@@ -129,7 +144,7 @@ func (i *Introspector) Introspect(ctx context.Context, token string) (*Introspec
 	}
 }
 
-func (i *Introspector) run(ctx context.Context, key [32]byte, token string, f *introFlight) {
+func (i *Client) run(ctx context.Context, key [32]byte, token string, f *introFlight) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	f.res, f.err = i.ask(ctx, token)
@@ -154,26 +169,26 @@ func (i *Introspector) run(ctx context.Context, key [32]byte, token string, f *i
 	close(f.done)
 }
 
-func (i *Introspector) ask(ctx context.Context, token string) (*Introspection, error) {
+func (i *Client) ask(ctx context.Context, token string) (*Result, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, i.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("sdk: introspection: %w", err)
+		return nil, fmt.Errorf("introspect: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.SetBasicAuth(url.QueryEscape(i.id), url.QueryEscape(i.secret))
 	resp, err := i.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: introspection: %w", err)
+		return nil, fmt.Errorf("introspect: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return nil, fmt.Errorf("sdk: introspection: %w", err)
+		return nil, fmt.Errorf("introspect: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("sdk: introspection: endpoint answered %s", resp.Status)
+		return nil, fmt.Errorf("introspect: endpoint answered %s", resp.Status)
 	}
 	var r struct {
 		Active    *bool    `json:"active"`
@@ -185,21 +200,22 @@ func (i *Introspector) ask(ctx context.Context, token string) (*Introspection, e
 		Grants    []string `json:"grants"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("sdk: introspection: %w", err)
+		return nil, fmt.Errorf("introspect: %w", err)
 	}
 	if r.Active == nil {
-		return nil, errors.New("sdk: introspection: response lacks \"active\"")
+		return nil, errors.New("introspect: response lacks \"active\"")
 	}
-	res := &Introspection{Active: *r.Active}
+	res := &Result{Active: *r.Active}
 	if !res.Active {
 		return res, nil
 	}
 	res.Subject, res.ClientID, res.TokenType, res.Grants = r.Sub, r.ClientID, r.TokenType, r.Grants
 	res.Scopes = strings.Fields(r.Scope)
 	if r.Exp != nil {
-		if res.Expiry, err = dateClaim(r.Exp, "exp"); err != nil {
-			return nil, fmt.Errorf("sdk: introspection: %w", err)
+		if math.IsNaN(*r.Exp) || math.IsInf(*r.Exp, 0) || *r.Exp < 0 || *r.Exp > 1<<40 {
+			return nil, fmt.Errorf("introspect: exp %v out of range", *r.Exp)
 		}
+		res.Expiry = time.Unix(int64(*r.Exp), 0)
 		if !i.now().Before(res.Expiry) {
 			res.Active = false
 		}
