@@ -61,7 +61,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, serve []string
 		}
 		a.Office, err = office.New(office.Config{
 			URL: cfg.Office.URL, Issuer: cfg.Office.Issuer, ClientID: id, ClientSecret: secret, Files: cfg.Office.Files,
-		}, office.Deps{DB: a.DB, Log: log.With("part", "office"), Now: a.Now})
+		}, office.Deps{DB: a.DB, Log: log.With("part", "office"), Now: a.Now, SMS: a.SMS})
 		if err != nil {
 			return nil, err
 		}

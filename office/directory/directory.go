@@ -193,7 +193,7 @@ type PersonQuery struct {
 	Limit int
 }
 
-// People lists people of a subtree, by id, a page at a time.
+// People lists the active people of a subtree, by id, a page at a time.
 func (s *Store) People(ctx context.Context, q PersonQuery) ([]Person, error) {
 	if q.Under == "" {
 		return nil, errors.New("people: a subtree is required")
@@ -202,7 +202,7 @@ func (s *Store) People(ctx context.Context, q PersonQuery) ([]Person, error) {
 		q.Limit = 50
 	}
 	lo, hi := Range(q.Under)
-	where := []string{`p.org_path >= $1`, `p.org_path < $2`, `p.id > $3`}
+	where := []string{`p.org_path >= $1`, `p.org_path < $2`, `p.id > $3`, `p.active = 1`}
 	args := []any{lo, hi, q.After}
 	if q.OrgID != "" {
 		args = append(args, q.OrgID)

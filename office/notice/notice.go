@@ -156,9 +156,6 @@ func (s *Service) Publish(ctx context.Context, v directory.Viewer, d Draft) (*No
 // Forward sends the notice the viewer received further down, with the
 // viewer's note and deadline, keeping the lineage.
 func (s *Service) Forward(ctx context.Context, v directory.Viewer, id int64, d Draft) (*Notice, error) {
-	if !v.Admin() {
-		return nil, forbidden("只有单位管理员可以转发通知")
-	}
 	root, err := s.rootOf(ctx, id)
 	if err != nil {
 		return nil, err
@@ -171,6 +168,9 @@ func (s *Service) Forward(ctx context.Context, v directory.Viewer, id int64, d D
 		// Neither the notice nor the fact that it exists is shown to
 		// someone it did not reach.
 		return nil, notFound()
+	}
+	if !v.Admin() {
+		return nil, forbidden("只有单位管理员可以转发通知")
 	}
 	parent, err := s.get(ctx, r.DispatchID)
 	if err != nil {
