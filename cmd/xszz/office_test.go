@@ -330,3 +330,48 @@ func itoa(n int64) string {
 	}
 	return string(b)
 }
+
+// The office's copy of the directory follows the IdP incrementally: a
+// second sync brings only what changed (renamed, disabled, moved, new).
+func TestOfficeDirectorySync(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := startSystem(t, be, noAdminTOTP)
+		off := sys.startOffice(t)
+		w := sys.staffWorld(t)
+		ctx := context.Background()
+		if _, err := off.svc.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := off.svc.Sync(ctx); err != nil || res.People+res.Units != 0 {
+			t.Fatalf("sync without changes: %+v %v", res, err)
+		}
+		sys.clock.Advance(3 * time.Second)
+		if _, err := sys.app.Accounts.Update(ctx, w.schoolStaff.ID, func(a *account.Account) error { a.Name = "九中新名"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		sys.disable(t, w.otherCounty)
+		fresh := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = "320104", "秦县新人" })
+		if err := sys.app.Orgs.Update(ctx, "32010200001", func(o *org.Org) error { o.Name = "南京市第九中学（新校区）"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		res, err := off.svc.Sync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.People != 3 || res.Units != 1 {
+			t.Errorf("incremental sync: %+v, want 3 people and 1 unit", res)
+		}
+		var name, unit string
+		var active int
+		if err := sys.app.DB.QueryRowContext(ctx, `SELECT p.name, u.name FROM office_people p JOIN office_units u ON u.id = p.org_id WHERE p.id = $1`, w.schoolStaff.ID).Scan(&name, &unit); err != nil || name != "九中新名" || unit != "南京市第九中学（新校区）" {
+			t.Errorf("synced person: %q at %q (%v)", name, unit, err)
+		}
+		if err := sys.app.DB.QueryRowContext(ctx, `SELECT active FROM office_people WHERE id = $1`, w.otherCounty.ID).Scan(&active); err != nil || active != 0 {
+			t.Errorf("disabled account active=%d (%v)", active, err)
+		}
+		var phone string
+		if err := sys.app.DB.QueryRowContext(ctx, `SELECT phone FROM office_people WHERE id = $1`, fresh.ID).Scan(&phone); err != nil || phone != fresh.E164 {
+			t.Errorf("new account's phone %q (%v), want the full number", phone, err)
+		}
+	})
+}

@@ -52,6 +52,13 @@ func (y *Syncer) Sync(ctx context.Context) (Result, error) {
 		return r, err
 	}
 	r.Units = n
+	if n > 0 {
+		// A unit that moved changed the path of its people without
+		// changing them: the IdP's users keep their lastModified.
+		if err := y.Store.RepathPeople(ctx); err != nil {
+			return r, err
+		}
+	}
 	if n, err = y.syncResource(ctx, "Users", y.applyUser); err != nil {
 		return r, err
 	}
@@ -98,7 +105,11 @@ func (y *Syncer) syncResource(ctx context.Context, resource string, apply func(c
 			if err != nil {
 				return applied, err
 			}
-			applied++
+			// Rows at the mark itself come again every time (ge); they
+			// are re-applied but are not changes.
+			if lm > mark {
+				applied++
+			}
 			if lm > newMark {
 				newMark = lm
 			}
@@ -260,6 +271,16 @@ func (s *Store) SetMark(ctx context.Context, resource, mark string, now int64) e
 ON CONFLICT (resource) DO UPDATE SET mark = excluded.mark, synced_at = excluded.synced_at`, resource, mark, now)
 	if err != nil {
 		return fmt.Errorf("set sync mark %s: %w", resource, err)
+	}
+	return nil
+}
+
+// RepathPeople brings every person's unit path in line with their unit's.
+func (s *Store) RepathPeople(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE office_people SET org_path = (SELECT u.path FROM office_units u WHERE u.id = office_people.org_id)
+WHERE EXISTS (SELECT 1 FROM office_units u WHERE u.id = office_people.org_id AND u.path <> office_people.org_path)`)
+	if err != nil {
+		return fmt.Errorf("repath people: %w", err)
 	}
 	return nil
 }
