@@ -69,7 +69,7 @@ func buildBenchWorld(b *testing.B, db *sqldb.DB, people, notices int) benchWorld
 				return err
 			}
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO office_people (id, name, phone, org_id, org_path, role, active, show_phone, modified) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, 1)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO office_people (id, name, phone, org_id, org_path, role, active, show_phone, modified, name_key) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, 1, $2)`)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,10 @@ func BenchmarkOfficeAtScale(b *testing.B) {
 				p95(b, func() error { _, err := cs.List(ctx, w.prov, contacts.Query{After: "p0050000", Limit: 50}); return err })
 			})
 			b.Run("search-contacts-province", func(b *testing.B) {
-				p95(b, func() error { _, err := cs.List(ctx, w.prov, contacts.Query{Text: "人员00999", Limit: 50}); return err })
+				p95(b, func() error {
+					_, err := cs.List(ctx, w.prov, contacts.Query{Text: "人员00999", Limit: 50})
+					return err
+				})
 			})
 			b.Run("list-activities", func(b *testing.B) {
 				p95(b, func() error { _, err := as.List(ctx, w.person, 0, 20); return err })
