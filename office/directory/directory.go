@@ -264,9 +264,37 @@ func (s *Store) search(ctx context.Context, under, orgID, text string, limit int
 		// Prefix range on the bytewise name: text ≤ name < text+U+10FFFF.
 		{fmt.Sprintf(`SELECT `+personColumns+` FROM office_people p WHERE p.name_key >= $%d AND p.name_key < $%d AND `+bound+` ORDER BY p.name_key LIMIT $%d`, n+1, n+2, n+3),
 			append(append([]any{}, args...), text, text+"\U0010FFFF", limit)},
-		{fmt.Sprintf(`SELECT p.id, p.name, p.phone, p.org_id, p.org_path, p.role, p.active, p.show_phone FROM office_units u JOIN office_people p ON p.org_id = u.id
-WHERE u.name LIKE $%d ESCAPE '\' AND u.path >= $1 AND u.path < $2 AND `+bound+` ORDER BY p.org_path, p.id LIMIT $%d`, n+1, n+2),
-			append(append([]any{}, args...), "%"+escapeLike(text)+"%", limit)},
+	}
+	// Units by name first (a province has thousands, people a hundred
+	// times more), then their people by unit.
+	urows, err := s.db.QueryContext(ctx, `SELECT id FROM office_units WHERE name LIKE $1 ESCAPE '\' AND path >= $2 AND path < $3 ORDER BY path LIMIT 50`,
+		"%"+escapeLike(text)+"%", lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("search units: %w", err)
+	}
+	var unitIDs []any
+	for urows.Next() {
+		var id string
+		if err := urows.Scan(&id); err != nil {
+			urows.Close()
+			return nil, fmt.Errorf("search units: %w", err)
+		}
+		unitIDs = append(unitIDs, id)
+	}
+	urows.Close()
+	if err := urows.Err(); err != nil {
+		return nil, fmt.Errorf("search units: %w", err)
+	}
+	if len(unitIDs) > 0 {
+		ph := make([]string, len(unitIDs))
+		for i := range unitIDs {
+			ph[i] = fmt.Sprintf("$%d", n+1+i)
+		}
+		queries = append(queries, struct {
+			q    string
+			args []any
+		}{fmt.Sprintf(`SELECT `+personColumns+` FROM office_people p WHERE p.org_id IN (`+strings.Join(ph, ", ")+`) AND `+bound+` ORDER BY p.org_path, p.id LIMIT $%d`, n+1+len(unitIDs)),
+			append(append(append([]any{}, args...), unitIDs...), limit)})
 	}
 	if ph, err := phone.Normalize(text); err == nil {
 		queries = append(queries, struct {
