@@ -20,7 +20,7 @@ test:
 	} | .cache/testreport
 
 bench:
-	go run ./cmd/xszz bench
+	go run ./cmd/xszz-bench
 
 vet:
 	go vet ./...

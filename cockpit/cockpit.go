@@ -8,14 +8,14 @@ package cockpit
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/xszz/xszz/cockpit/dash"
+	"github.com/xszz/xszz/cockpit/gen"
+	"github.com/xszz/xszz/cockpit/region"
 	"github.com/xszz/xszz/internal/sqldb"
-	"github.com/xszz/xszz/internal/web"
 )
 
 // Config is the cockpit's part of the configuration (cockpit.* keys).
@@ -27,6 +27,9 @@ type Config struct {
 	Issuer string
 	// ClientID and ClientSecret are the cockpit's credentials at the IdP.
 	ClientID, ClientSecret string
+	// Audience is the audience access tokens for the API must carry
+	// (cockpit.audience); default ClientID.
+	Audience string
 }
 
 // Deps are what the cockpit is built from.
@@ -38,8 +41,11 @@ type Deps struct {
 
 // Service is the cockpit.
 type Service struct {
-	cfg Config
-	d   Deps
+	cfg  Config
+	d    Deps
+	tree *region.Tree
+	q    *dash.Queries
+	auth authenticator
 }
 
 // New checks the configuration and returns the service. It does no I/O:
@@ -57,24 +63,37 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{cfg: cfg, d: d}, nil
-}
-
-// Handler returns the cockpit's HTTP handler.
-func (s *Service) Handler() http.Handler {
-	const site = "全国学生资助大数据平台 · 数字驾驶舱"
-	e := web.New(web.Site{Name: site, Log: s.d.Log})
-	web.Health(e, s.d.Log, map[string]func(context.Context) error{"database": s.d.DB.Ping})
-	pages := web.Layout()
-	e.GET("/", func(c echo.Context) error {
-		web.Render(c, pages, http.StatusServiceUnavailable, "starting.html", map[string]any{"Title": "正在启动", "Site": site})
-		return nil
-	})
-	return e
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.ClientID
+	}
+	tree, err := region.Load()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, d: d, tree: tree, q: &dash.Queries{DB: d.DB, Tree: tree}}
+	s.auth = newSDKAuth(cfg, d.Log)
+	return s, nil
 }
 
 // Run does the cockpit's background work until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
+}
+
+// Generate replaces the cockpit's data with a generated set (xszz cockpit
+// gen) and rebuilds the rollups.
+func Generate(ctx context.Context, db *sqldb.DB, o gen.Options) (gen.Stats, error) {
+	tree, err := region.Load()
+	if err != nil {
+		return gen.Stats{}, err
+	}
+	return gen.Run(ctx, db, tree, o)
+}
+
+// SeedDemo generates the laptop-sized demo set of xszz demo seed: every
+// region and every dashboard filled in a few seconds.
+func SeedDemo(ctx context.Context, db *sqldb.DB, progress io.Writer) error {
+	_, err := Generate(ctx, db, gen.Options{Records: 200_000, Seed: 2025, Progress: progress})
+	return err
 }

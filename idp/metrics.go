@@ -7,14 +7,14 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/xszz/xszz/idp/idpweb"
 )
 
 type metrics struct {
-	requests      *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	tokens        *prometheus.CounterVec
-	smsSent       *prometheus.CounterVec
-	loginFailures *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	// parts are the counters the parts keep.
+	parts *idpweb.Metrics
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -22,13 +22,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xszz_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xszz_http_request_duration_seconds", Help: "HTTP latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"}),
-		tokens:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xszz_tokens_issued_total", Help: "Token responses by grant type."}, []string{"grant_type"}),
-		smsSent:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xszz_sms_requests_total", Help: "SMS code requests by purpose and result."}, []string{"purpose", "result"}),
-		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xszz_login_failures_total", Help: "Failed sign-ins by reason."}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.tokens, m.smsSent, m.loginFailures} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency} {
 		_ = reg.Register(c)
 	}
+	m.parts = idpweb.NewMetrics(reg)
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -1,14 +1,15 @@
-// Package idp is the identity provider's HTTP face: the OpenID Connect
-// endpoints, the SMS sign-in pages and JSON API, and operations endpoints.
-// The protocol engine is in idp/oauth; storage is in the other idp/…
-// packages. Handlers return errors; one error handler turns them into the
-// protocol's own format or a Chinese error page, and logs the cause.
+// Package idp assembles the identity provider's HTTP face from its parts,
+// each in its own package and mounting its own routes: idp/protocol (the
+// OAuth/OIDC endpoints), idp/signin (login pages, SMS and second factor),
+// idp/registration, idp/accountcentre and idp/console; plus health and
+// metrics. Storage is in the other idp/… packages and the protocol engine
+// in idp/oauth. Handlers return errors; internal/web's error handler turns
+// them into JSON or a Chinese error page, and logs the cause.
 package idp
 
 import (
 	"context"
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,15 +20,52 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/accountcentre"
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/identity"
+	"github.com/xszz/xszz/idp/idpweb"
+	"github.com/xszz/xszz/idp/mfa"
 	"github.com/xszz/xszz/idp/oauth"
+	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/otp"
+	"github.com/xszz/xszz/idp/profile"
+	"github.com/xszz/xszz/idp/protocol"
+	"github.com/xszz/xszz/idp/registration"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/idp/signin"
 	"github.com/xszz/xszz/idp/totp"
 	"github.com/xszz/xszz/internal/sms"
+	"github.com/xszz/xszz/internal/web"
 )
+
+// Who must pass a second factor after the SMS code (idp.totp_required_for).
+const (
+	MFAForAdmin = mfa.ForAdmin
+	MFAForAll   = mfa.ForAll
+	MFAForNone  = mfa.ForNone
+)
+
+// Authentication context classes in the ID token's acr claim.
+const (
+	ACROneFactor = mfa.ACROneFactor
+	ACRTwoFactor = mfa.ACRTwoFactor
+)
+
+// Identity and Directory live in idp/identity; the names stay here for
+// the wiring.
+type (
+	Identity    = identity.Identity
+	Directory   = identity.Directory
+	OrgClaimer  = identity.OrgClaimer
+	GrantLister = identity.GrantLister
+)
+
+// csp is the IdP's Content-Security-Policy: form-action allows any origin
+// because the consent and logout pages post onwards to relying parties'
+// callbacks.
+const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'"
 
 // Config holds the HTTP-level settings.
 type Config struct {
@@ -52,14 +90,9 @@ type Identities interface {
 	Identity(ctx context.Context, accountID string) (*Identity, error)
 }
 
-// Challenger checks a human-verification answer (a graphical captcha, a
-// slider) before an SMS code is sent, the one place an SMS-bombing storm
-// can be stopped before it costs money. Implementations read their answer
-// from the request (a header such as X-Xszz-Challenge, or a form field of
-// the login page) and return an error to refuse.
-type Challenger interface {
-	Check(c echo.Context) error
-}
+// Challenger checks a human-verification answer before an SMS code is
+// sent (signin.Challenger).
+type Challenger = signin.Challenger
 
 // OrgPather gives the materialised path of a unit ("/000000/320000/").
 type OrgPather interface {
@@ -81,6 +114,19 @@ type Mounter interface {
 	Register(e *echo.Echo)
 }
 
+// OrgDirectory finds the unit a person applies to; *org.Store implements
+// it.
+type OrgDirectory interface {
+	Get(ctx context.Context, id string) (*org.Org, error)
+}
+
+// Registration is what self-registration needs; nil in Deps turns
+// registration off.
+type Registration struct {
+	Orgs     OrgDirectory
+	Profiles *profile.Store
+}
+
 // Deps are the parts the server is built from.
 type Deps struct {
 	Config   Config
@@ -99,6 +145,7 @@ type Deps struct {
 	// OrgPaths locates audited accounts in the tree; may be nil.
 	OrgPaths OrgPather
 	// Challenge runs before every SMS code is sent; nil sends without one.
+	// It is read at each send, so it may be set after New.
 	Challenge Challenger
 	// Notifier tells relying parties about ended sessions (back-channel
 	// logout); may be nil.
@@ -122,16 +169,17 @@ type Deps struct {
 	Registry *prometheus.Registry
 }
 
-// Server serves the IdP.
+// Server is the assembled IdP.
 type Server struct {
 	Deps
-	issuer  *url.URL
-	secure  bool
-	tmpl    *template.Template
-	metrics *metrics
+	metrics  *metrics
+	protocol *protocol.Protocol
+	signin   *signin.SignIn
+	register *registration.Registration
+	centre   *accountcentre.Centre
 }
 
-// New checks the configuration and returns a server.
+// New checks the configuration and builds the parts.
 func New(d Deps) (*Server, error) {
 	u, err := url.Parse(d.Config.Issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -153,163 +201,107 @@ func New(d Deps) (*Server, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	d.Config.Issuer = strings.TrimSuffix(d.Config.Issuer, "/")
-	s := &Server{Deps: d, issuer: u, secure: u.Scheme == "https", tmpl: parseTemplates()}
-	s.metrics = newMetrics(d.Registry)
+	s := &Server{Deps: d, metrics: newMetrics(d.Registry)}
+
+	origin := u.Scheme + "://" + u.Host
+	flows := &idpweb.Sealer{Key: d.Config.FlowKey, Now: d.Now}
+	cookie := idpweb.Cookie{Name: d.Config.CookieName, Secure: u.Scheme == "https"}
+	browser := &idpweb.Browser{Cookie: cookie, Sessions: d.Sessions, Identities: d.Identities, Log: d.Log}
+	events := &idpweb.Events{OrgPaths: d.OrgPaths, Log: d.Log}
+	if d.Audit != nil {
+		events.Audit = d.Audit
+	}
+	policy := mfa.Policy{RequiredFor: d.Config.TOTPRequiredFor}
+	// Interfaces stay nil when a part is off: a nil pointer inside one
+	// would not read as "off".
+	var signinTOTP signin.SecondFactor
+	var centreTOTP accountcentre.SecondFactor
+	if d.TOTP != nil {
+		policy.TOTP, signinTOTP, centreTOTP = d.TOTP, d.TOTP, d.TOTP
+	}
+	var notifier signin.Notifier
+	if d.Notifier != nil {
+		notifier = d.Notifier
+	}
+
+	s.signin = signin.New(signin.Deps{
+		Origin: origin, Flows: flows, Browser: browser, MFA: policy,
+		Accounts: d.Accounts, Sessions: d.Sessions, OTP: d.OTP, TOTP: signinTOTP, Clients: d.Clients,
+		Grants: d.Provider.Store, Notifier: notifier, Challenge: lateChallenge{s},
+		Events: events, Metrics: s.metrics.parts, Log: d.Log, Now: d.Now,
+	})
+	s.protocol = protocol.New(protocol.Deps{
+		Issuer: d.Config.Issuer, Origin: origin, Provider: d.Provider, Keys: d.Keys, Clients: d.Clients,
+		Identities: d.Identities, Browser: browser, SignOut: s.signin, Cookie: cookie, MFA: policy, Flows: flows,
+		Events: events, Metrics: s.metrics.parts, Log: d.Log, Now: d.Now,
+	})
+	rd := registration.Deps{Origin: origin, Accounts: d.Accounts, OTP: d.OTP, Codes: s.signin, Events: events, Log: d.Log, Now: d.Now}
+	cd := accountcentre.Deps{
+		Origin: origin, Browser: browser, Cookie: cookie, Flows: flows, MFA: policy,
+		Sessions: d.Sessions, Ender: s.signin, SignOuter: storeSignOut{d.Sessions, d.Provider}, Consents: d.Provider.Store,
+		Clients: d.Clients, TOTP: centreTOTP, OTP: d.OTP, Codes: s.signin, Accounts: d.Accounts,
+		SMS: d.SMS, Events: events, Log: d.Log, Now: d.Now,
+	}
+	if d.Registration != nil {
+		rd.Orgs, rd.Profiles = d.Registration.Orgs, d.Registration.Profiles
+		cd.Orgs, cd.Profiles = d.Registration.Orgs, d.Registration.Profiles
+	}
+	if d.Admin != nil {
+		rd.Claims = d.Admin
+		cd.SignOuter = d.Admin
+	}
+	if d.Notifier != nil {
+		cd.Notifier = d.Notifier
+	}
+	s.register = registration.New(rd)
+	s.centre = accountcentre.New(cd)
 	return s, nil
 }
 
 // Handler returns the IdP's HTTP handler.
 func (s *Server) Handler() http.Handler {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(s.recoverPanics, s.metrics.middleware, securityHeaders)
+	e := web.New(web.Site{Name: "全国学生资助统一身份认证", Log: s.Log, Policy: web.Policy{CSP: csp}, Pages: idpweb.Pages()})
+	e.Use(s.metrics.middleware)
 	s.Register(e)
 	return e
 }
 
 // Register mounts the IdP's routes.
 func (s *Server) Register(e *echo.Echo) {
-	e.GET("/.well-known/openid-configuration", s.discovery)
-	e.GET(oauth.PathJWKS, s.jwks)
-	e.GET(oauth.PathAuthorize, s.authorize)
-	e.POST(oauth.PathAuthorize, s.authorize)
-	e.GET(oauth.PathAuthorize+"/resume", s.resume)
-	e.POST(oauth.PathToken, s.token)
-	e.GET(oauth.PathUserinfo, s.userinfo)
-	e.POST(oauth.PathUserinfo, s.userinfo)
-	e.POST(oauth.PathIntrospect, s.introspect)
-	e.POST(oauth.PathRevoke, s.revoke)
-	e.GET(oauth.PathLogout, s.logout)
-	e.POST(oauth.PathLogout, s.logout)
-
-	e.GET("/", s.home)
-	e.GET("/login", s.loginPage)
-	e.POST("/login/send", s.loginSendForm, s.sameOrigin)
-	e.POST("/login", s.loginVerifyForm, s.sameOrigin)
-	e.GET("/consent", s.consentPage)
-	e.POST("/consent", s.consentSubmit, s.sameOrigin)
-
-	api := e.Group("/api/v1", s.jsonOnly, s.sameOrigin)
-	api.POST("/sms/send", s.apiSMSSend)
-	api.POST("/login", s.apiLogin)
-	api.POST("/logout", s.apiLogout)
-	api.GET("/session", s.apiSession)
-	s.registerAccountRoutes(e)
-
+	s.protocol.Register(e)
+	s.signin.Register(e)
+	s.register.Register(e)
+	s.centre.Register(e)
 	if s.Console != nil {
 		s.Console.Register(e)
 	}
 	if s.Directory != nil {
 		s.Directory.Register(e)
 	}
-
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-	e.GET("/readyz", s.readyz)
+	web.Health(e, s.Log, s.Ready)
 }
 
-// securityHeaders keeps every page out of frames (RFC 9700 §4.16) and
-// keeps flow state and codes out of Referer headers sent to other sites.
-// "same-origin" rather than "no-referrer": under no-referrer, browsers
-// send "Origin: null" on the IdP's own form posts, which sameOrigin must
-// refuse, and no HTML form would ever work in a real browser.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		// API answers carry codes, secrets, tokens and personal data: never
-		// cached (SECURITY.md #24). Pages set it in render.
-		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-			h.Set("Cache-Control", "no-store")
-		}
-		return next(c)
+// lateChallenge reads Deps.Challenge at each send, so a challenge set
+// after New (a test, a late-wired captcha service) takes effect.
+type lateChallenge struct{ s *Server }
+
+func (l lateChallenge) Check(c echo.Context) error {
+	if l.s.Challenge == nil {
+		return nil
 	}
+	return l.s.Challenge.Check(c)
 }
 
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				s.Log.ErrorContext(c.Request().Context(), "panic in handler", "path", c.Path(), "panic", r)
-				err = errInternal
-			}
-		}()
-		return next(c)
-	}
+// storeSignOut is the account centre's sign-out-everywhere when no admin
+// service is wired.
+type storeSignOut struct {
+	sessions *session.Store
+	provider *oauth.Provider
 }
 
-// sameOrigin refuses cross-site state-changing requests: a browser always
-// sends Origin on POST, so a foreign or "null" origin is a forgery. Clients
-// that are not browsers send no Origin and are let through.
-func (s *Server) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if c.Request().Method == http.MethodGet {
-			return next(c)
-		}
-		origin := c.Request().Header.Get("Origin")
-		if origin == "" {
-			return next(c)
-		}
-		if origin != s.issuer.Scheme+"://"+s.issuer.Host {
-			return &userError{status: http.StatusForbidden, code: "cross_origin", msg: "请求来源不被允许"}
-		}
-		return next(c)
+func (f storeSignOut) SignOutEverywhere(ctx context.Context, accountID string) error {
+	if _, err := f.sessions.DeleteByAccount(ctx, accountID); err != nil {
+		return err
 	}
-}
-
-// jsonOnly makes the JSON API refuse form posts, which a foreign page can
-// send without a CORS preflight.
-func (s *Server) jsonOnly(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if c.Request().Method != http.MethodGet {
-			ct := c.Request().Header.Get("Content-Type")
-			if ct != "application/json" && !strings.HasPrefix(ct, "application/json;") {
-				return &userError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "请求必须为 application/json"}
-			}
-		}
-		return next(c)
-	}
-}
-
-func (s *Server) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-	defer cancel()
-	out := map[string]string{}
-	status := http.StatusOK
-	for name, check := range s.Ready {
-		if err := check(ctx); err != nil {
-			s.Log.WarnContext(ctx, "readiness check failed", "check", name, "err", err)
-			out[name] = "unavailable"
-			status = http.StatusServiceUnavailable
-			continue
-		}
-		out[name] = "ok"
-	}
-	return c.JSON(status, out)
-}
-
-func (s *Server) home(c echo.Context) error {
-	if sess, id := s.currentSession(c); sess != nil {
-		return s.render(c, http.StatusOK, "done.html", map[string]any{"Title": "已登录", "Name": id.Account.Name})
-	}
-	return c.Redirect(http.StatusSeeOther, "/login")
-}
-
-func (s *Server) audit(ctx context.Context, e audit.Event) {
-	if s.Audit == nil {
-		return
-	}
-	// The path lets an admin find the event when searching the subtree.
-	if e.OrgID != "" && e.OrgPath == "" && s.OrgPaths != nil {
-		if p, err := s.OrgPaths.PathOf(ctx, e.OrgID); err == nil {
-			e.OrgPath = p
-		}
-	}
-	if err := s.Audit.Record(ctx, e); err != nil {
-		s.Log.ErrorContext(ctx, "audit record failed", "type", e.Type, "err", err)
-	}
+	return f.provider.Store.RevokeSubject(ctx, accountID)
 }

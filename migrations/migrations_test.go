@@ -2,12 +2,16 @@ package migrations_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
+	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 	"github.com/xszz/xszz/migrations"
@@ -132,4 +136,68 @@ func TestEveryMigrationExistsInBothDialects(t *testing.T) {
 			t.Errorf("%s: sqlite has %v, postgres has %v", s.Name, base(lite), base(pg))
 		}
 	}
+}
+
+// idpBefore is the IdP's schema as released before the named file.
+func idpBefore(t *testing.T, first string) sqldb.Schema {
+	t.Helper()
+	old := fstest.MapFS{}
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		names, err := fs.Glob(migrations.IdP.Files, dialect+"/*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if filepath.Base(name) >= first {
+				continue
+			}
+			body, err := fs.ReadFile(migrations.IdP.Files, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old[name] = &fstest.MapFile{Data: body}
+		}
+	}
+	s := migrations.IdP
+	s.Files = old
+	return s
+}
+
+// Accounts written while phones were plaintext survive 0223 (SQLite
+// rebuilds the table) with every column, and are sealed by the Go half of
+// the migration; the plaintext is gone afterwards.
+func TestPlaintextPhonesUpgradeToSealed(t *testing.T) {
+	openBare(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		if err := db.Migrate(ctx, idpBefore(t, "0223")); err != nil {
+			t.Fatalf("schema before 0223: %v", err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO accounts (id, phone, name, status, org_id, role, activated_at, created_at, updated_at, disabled_by)
+			VALUES ('a1', '+8613800138000', '张三', 'disabled', '320000', 'admin', 5, 1, 2, '/000000/'),
+			       ('a2', '+8613800138001', '李四', 'active', NULL, 'staff', NULL, 3, 4, '')`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx, migrations.All()...); err != nil {
+			t.Fatalf("upgrade: %v", err)
+		}
+		accs := account.NewStore(db, time.Now)
+		if n, err := accs.SealPlaintextPhones(ctx); err != nil || n != 2 {
+			t.Fatalf("sealed %d, %v; want 2", n, err)
+		}
+		got, err := accs.ByPhone(ctx, "+8613800138000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != "a1" || got.Name != "张三" || got.Status != "disabled" || got.OrgID != "320000" || got.Role != "admin" ||
+			got.ActivatedAt == nil || got.ActivatedAt.Unix() != 5 || got.CreatedAt.Unix() != 1 || got.UpdatedAt.Unix() != 2 || got.DisabledBy != "/000000/" {
+			t.Fatalf("account after upgrade: %+v", got)
+		}
+		var plain int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE phone IS NOT NULL`).Scan(&plain); err != nil || plain != 0 {
+			t.Fatalf("%d plaintext phones left (%v)", plain, err)
+		}
+		if _, err := accs.Create(ctx, account.Account{Phone: "+8613800138001", Name: "重复"}); !errors.Is(err, account.ErrPhoneTaken) {
+			t.Fatalf("upgraded number taken again: %v", err)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
@@ -43,7 +44,9 @@ func (c *cli) accountsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "account.created", acc.ID, map[string]string{"role": role, "org_id": orgID})
+			if err := a.audit(cmd.Context(), "account.created", acc.ID, map[string]string{"role": role, "org_id": orgID}); err != nil {
+				return err
+			}
 			return c.printJSON(acc)
 		}),
 	}
@@ -91,11 +94,36 @@ func (c *cli) accountsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "account.disabled", acc.ID, nil)
 			return c.printJSON(acc)
 		}),
 	}
 	disable.Flags().StringVar(&dph, "phone", "", "mainland mobile number (required)")
-	cmd.AddCommand(create, list, disable, c.accountsImportCmd())
+
+	// A disable made here is lifted only here: no admin, however high,
+	// undoes the operator's decision.
+	var eph string
+	enable := &cobra.Command{
+		Use:   "enable",
+		Short: "Enable a disabled account again",
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
+			e164, err := phone.Normalize(eph)
+			if err != nil {
+				return fmt.Errorf("--phone: %w", err)
+			}
+			acc, err := a.Accounts.ByPhone(cmd.Context(), e164)
+			if errors.Is(err, sqldb.ErrNotFound) {
+				return errors.New("no account has this phone number")
+			}
+			if err != nil {
+				return err
+			}
+			if acc, err = a.Admin.Enable(cmd.Context(), admin.Actor{System: true}, acc.ID); err != nil {
+				return err
+			}
+			return c.printJSON(acc)
+		}),
+	}
+	enable.Flags().StringVar(&eph, "phone", "", "mainland mobile number (required)")
+	cmd.AddCommand(create, list, disable, enable, c.accountsImportCmd())
 	return cmd
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/internal/phone"
-	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // accountsImportCmd is `xszz accounts import FILE.csv`: bulk provisioning
@@ -67,9 +66,9 @@ type importReport struct {
 
 var errImportInvalid = errors.New("the file has errors; nothing was imported")
 
-// importAccounts checks every line, then applies them through the admin
-// service as the system actor, so every change is audited like one made
-// in the console.
+// importAccounts checks every line, then applies them all in one
+// transaction through the admin service as the system actor, so every
+// change is audited like one made in the console.
 func (a *App) importAccounts(ctx context.Context, r io.Reader, dryRun bool) (importReport, error) {
 	var rep importReport
 	if err := a.Orgs.Seed(ctx); err != nil {
@@ -80,48 +79,15 @@ func (a *App) importAccounts(ctx context.Context, r io.Reader, dryRun bool) (imp
 	if len(errs) > 0 {
 		return rep, errImportInvalid
 	}
-	sys := admin.Actor{System: true}
-	for _, row := range rows {
-		acc, err := a.Accounts.ByPhone(ctx, row.phone)
-		if errors.Is(err, sqldb.ErrNotFound) {
-			rep.Created++
-			if dryRun {
-				continue
-			}
-			if _, err := a.Admin.Provision(ctx, sys, row.phone, row.name, row.orgID, row.role); err != nil {
-				return rep, fmt.Errorf("line %d: %w", row.line, err)
-			}
-			continue
-		}
-		if err != nil {
-			return rep, fmt.Errorf("line %d: %w", row.line, err)
-		}
-		if acc.Name == row.name && acc.OrgID == row.orgID && acc.Role == row.role {
-			rep.Unchanged++
-			continue
-		}
-		rep.Updated++
-		if dryRun {
-			continue
-		}
-		if acc.Name != row.name {
-			if _, err := a.Accounts.Update(ctx, acc.ID, func(x *account.Account) error { x.Name = row.name; return nil }); err != nil {
-				return rep, fmt.Errorf("line %d: %w", row.line, err)
-			}
-			a.audit(ctx, "account.renamed", acc.ID, nil)
-		}
-		if acc.OrgID != row.orgID {
-			if _, err := a.Admin.Move(ctx, sys, acc.ID, row.orgID); err != nil {
-				return rep, fmt.Errorf("line %d: %w", row.line, err)
-			}
-		}
-		if acc.Role != row.role {
-			if _, err := a.Admin.SetRole(ctx, sys, acc.ID, row.role); err != nil {
-				return rep, fmt.Errorf("line %d: %w", row.line, err)
-			}
-		}
+	in := make([]admin.ImportRow, len(rows))
+	for i, row := range rows {
+		in[i] = admin.ImportRow{Line: row.line, Phone: row.phone, Name: row.name, OrgID: row.orgID, Role: row.role}
 	}
-	return rep, nil
+	// One transaction through the admin service: all lines or none, each
+	// change audited as the system actor.
+	done, err := a.Admin.Import(ctx, admin.Actor{System: true}, in, dryRun)
+	rep.Created, rep.Updated, rep.Unchanged = done.Created, done.Updated, done.Unchanged
+	return rep, err
 }
 
 // readImport parses and checks the file; errors carry line numbers.

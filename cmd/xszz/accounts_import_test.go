@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
 )
 
 func TestAccountsImport(t *testing.T) {
@@ -154,6 +155,35 @@ func TestAuditCommands(t *testing.T) {
 		out, err = runAudit(t, env, "verify")
 		if err == nil || !strings.Contains(out, "BROKEN") {
 			t.Fatalf("verify of an edited log: %q, %v", out, err)
+		}
+	})
+}
+
+// `xszz accounts disable` goes through the admin service: the disable is
+// audited with it, and only the command line lifts it.
+func TestCLIDisableIsTheOperatorsToLift(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := startSystem(t, be)
+		sys.browser(t).get("/healthz") // the node is serving before the test may end
+		ctx := context.Background()
+		p := sys.newAccount(t, func(a *account.Account) { a.OrgID = "320000" })
+		root, err := sys.app.Admin.Provision(ctx, admin.Actor{System: true}, newPhone(), "部管理员", "000000", account.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := sys.app.disableAccount(ctx, p.ID)
+		if err != nil || acc.Status != account.StatusDisabled || acc.DisabledBy != account.DisabledBySystem {
+			t.Fatalf("CLI disable: %+v, %v", acc, err)
+		}
+		if _, err := sys.app.Admin.Enable(ctx, admin.Actor{Account: root}, p.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("the ministry admin lifted the operator's disable: %v", err)
+		}
+		var n int
+		if err := sys.app.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE type = 'account.disabled' AND subject_id = $1 AND actor_id = 'cli'`, p.ID).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("audit events of the CLI disable: %d, %v", n, err)
+		}
+		if acc, err := sys.app.Admin.Enable(ctx, admin.Actor{System: true}, p.ID); err != nil || !acc.Active() {
+			t.Fatalf("CLI enable: %+v, %v", acc, err)
 		}
 	})
 }

@@ -66,7 +66,9 @@ func (c *cli) auditCmd() *cobra.Command {
 			if err := a.Audit.Export(cmd.Context(), w, format, q); err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "audit.exported", "", map[string]string{"format": format, "type": typ})
+			if err := a.audit(cmd.Context(), "audit.exported", "", map[string]string{"format": format, "type": typ}); err != nil {
+				return err
+			}
 			return nil
 		}),
 	}

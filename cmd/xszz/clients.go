@@ -40,7 +40,9 @@ func (c *cli) clientsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "client.created", cl.ID, map[string]string{"name": cl.Name})
+			if err := a.audit(cmd.Context(), "client.created", cl.ID, map[string]string{"name": cl.Name}); err != nil {
+				return err
+			}
 			out := map[string]any{"client_id": cl.ID, "client_name": cl.Name, "token_endpoint_auth_method": cl.TokenEndpointAuthMethod}
 			if secret != "" {
 				out["client_secret"] = secret
@@ -91,7 +93,9 @@ func (c *cli) clientsCmd() *cobra.Command {
 			if err := a.OAuth.RevokeClient(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "client.deleted", args[0], nil)
+			if err := a.audit(cmd.Context(), "client.deleted", args[0], nil); err != nil {
+				return err
+			}
 			return c.printJSON(map[string]string{"deleted": args[0]})
 		}),
 	}

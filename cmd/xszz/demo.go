@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xszz/xszz/cockpit"
 	"github.com/xszz/xszz/idp/demo"
 )
 
@@ -18,6 +19,7 @@ func (c *cli) demoCmd() *cobra.Command {
 provincial and a central university, and about fifty accounts at all six levels
 (staff and admins, a few with the cockpit grant). Prints one JSON object per
 line for every demo account: {"phone","name","org_id","org_name","level","role","cockpit"}.
+It also generates the cockpit's demo data (200,000 aid records, a fixed seed).
 Sign in with the phone number at the IdP; the code is in the SMS outbox file.
 Admins set up an authenticator app at their first sign-in.`,
 		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
@@ -27,6 +29,10 @@ Admins set up an authenticator app at their first sign-in.`,
 			}
 			people, err := demo.Seed(ctx, a.Orgs, a.Accounts, a.Grants)
 			if err != nil {
+				return err
+			}
+			// A laptop-sized data set, the same every time (a fixed seed).
+			if err := cockpit.SeedDemo(ctx, a.DB, c.log); err != nil {
 				return err
 			}
 			enc := json.NewEncoder(c.out)

@@ -34,6 +34,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/xszz/xszz/cmd/internal/pgschema"
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/internal/sms"
@@ -208,7 +209,7 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 	for _, e := range edit {
 		e(cfg)
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		ln.Close()
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
@@ -226,7 +227,7 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 		ln.Close()
 		return nil, nil, fmt.Errorf("build: %w", err)
 	}
-	if err := a.prepare(ctx); err != nil {
+	if err := a.Prepare(ctx); err != nil {
 		cancel()
 		ln.Close()
 		a.Close()
@@ -291,7 +292,7 @@ func startShared(be backend) (*system, error) {
 	case sqliteBackend:
 		env.dbURL = "sqlite://" + filepath.Join(dir, "xszz.db")
 	case postgresBackend:
-		u, drop, err := freshSchema(context.Background(), os.Getenv(sqldbtest.EnvPostgres))
+		u, drop, err := pgschema.Fresh(context.Background(), os.Getenv(sqldbtest.EnvPostgres), "bench_")
 		if err != nil {
 			return nil, err
 		}

@@ -45,7 +45,7 @@ func newRoot(out, logw io.Writer) *cobra.Command {
 	root.SetOut(out)
 	root.PersistentFlags().StringVar(&c.configPath, "config", "", "configuration file (default: built-in defaults; see configs/xszz.yaml)")
 	root.AddCommand(
-		c.serveCmd(), c.demoCmd(), c.migrateCmd(), c.clientsCmd(), c.accountsCmd(), c.keysCmd(), c.benchCmd(), c.orgsCmd(), c.grantsCmd(), c.auditCmd(),
+		c.serveCmd(), c.demoCmd(), c.migrateCmd(), c.cockpitCmd(), c.clientsCmd(), c.accountsCmd(), c.keysCmd(), c.orgsCmd(), c.grantsCmd(), c.auditCmd(),
 		&cobra.Command{Use: "version", Short: "Print the version", RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(out, version)
 			return nil
@@ -114,7 +114,9 @@ func (c *cli) keysCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "key.rotated", "", map[string]string{"kids": strings.Join(kids, " ")})
+			if err := a.audit(cmd.Context(), "key.rotated", "", map[string]string{"kids": strings.Join(kids, " ")}); err != nil {
+				return err
+			}
 			return c.printJSON(map[string]any{"new_kids": kids})
 		}),
 	})

@@ -2,30 +2,28 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 )
 
 // disableAccount stops an account and ends everything it holds: sessions,
-// refresh tokens, and the access tokens' introspection.
+// refresh tokens, and the access tokens' introspection. It goes through the
+// admin service as the system actor, so the change, the sign-out and the
+// audit record commit together, and only the command line lifts it.
 func (a *App) disableAccount(ctx context.Context, id string) (*account.Account, error) {
-	acc, err := a.Accounts.Update(ctx, id, func(acc *account.Account) error {
-		acc.Status = account.StatusDisabled
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := a.Admin.SignOutEverywhere(ctx, id); err != nil {
-		return nil, err
-	}
-	return acc, nil
+	return a.Admin.Disable(ctx, admin.Actor{System: true}, id)
 }
 
 // audit records a command-line action; the actor is the operator's shell.
-func (a *App) audit(ctx context.Context, typ, subject string, detail map[string]string) {
+// A failure is logged and returned, so the command exits non-zero: the
+// operator learns that the action they just took is not on record.
+func (a *App) audit(ctx context.Context, typ, subject string, detail map[string]string) error {
 	if err := a.Audit.Record(ctx, audit.Event{Type: typ, Result: "success", ActorID: "cli", SubjectID: subject, Detail: detail}); err != nil {
 		a.Log.ErrorContext(ctx, "audit record failed", "type", typ, "err", err)
+		return fmt.Errorf("the action was done but could not be audited: %w", err)
 	}
+	return nil
 }

@@ -37,7 +37,9 @@ func (c *cli) orgsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "org.imported", "", map[string]string{"rows": fmt.Sprint(res.Rows), "inserted": fmt.Sprint(res.Inserted), "updated": fmt.Sprint(res.Updated)})
+			if err := a.audit(cmd.Context(), "org.imported", "", map[string]string{"rows": fmt.Sprint(res.Rows), "inserted": fmt.Sprint(res.Inserted), "updated": fmt.Sprint(res.Updated)}); err != nil {
+				return err
+			}
 			return c.printJSON(res)
 		}),
 	}
@@ -55,7 +57,9 @@ func (c *cli) orgsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "org.created", created.ID, nil)
+			if err := a.audit(cmd.Context(), "org.created", created.ID, nil); err != nil {
+				return err
+			}
 			return c.printJSON(created)
 		}),
 	}
@@ -98,7 +102,9 @@ func (c *cli) orgsCmd() *cobra.Command {
 			if err := a.Orgs.Move(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), "org.moved", args[0], map[string]string{"parent_id": args[1]})
+			if err := a.audit(cmd.Context(), "org.moved", args[0], map[string]string{"parent_id": args[1]}); err != nil {
+				return err
+			}
 			moved, err := a.Orgs.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xszz/xszz/cmd/internal/app"
 	"github.com/xszz/xszz/cockpit"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/org"
@@ -99,24 +100,24 @@ func buildBare(ctx context.Context, cfg *Config, log *slog.Logger, schemas []sql
 			return nil, err
 		}
 	}
-	return &App{Cfg: cfg, Log: log, Now: now, DB: db, Registry: prometheus.NewRegistry()}, nil
+	return &App{App: &app.App{Cfg: cfg, Log: log, Now: now, DB: db, Registry: prometheus.NewRegistry()}}, nil
 }
 
 // credentials are the client id and secret a relying party signs in
 // with: configured ones, or — with the IdP in this process — the built-in
 // registration's, whose secret is derived from the IdP secret.
-func (a *App) credentials(section string, rp RelyingParty, builtinID string) (id, secret string, err error) {
+func (a *App) credentials(section string, rp app.RelyingParty, builtinID string) (id, secret string, err error) {
 	if rp.ClientID != "" {
 		return rp.ClientID, rp.ClientSecret, nil
 	}
-	if a.builtinKey == nil {
+	if a.BuiltinKey == nil {
 		return "", "", fmt.Errorf("config %s.client_id and %s.client_secret: required when the %s runs without the IdP (register it with xszz clients create; see README)", section, section, section)
 	}
 	return builtinID, a.builtinSecret(builtinID), nil
 }
 
 func (a *App) builtinSecret(id string) string {
-	m := hmac.New(sha256.New, a.builtinKey)
+	m := hmac.New(sha256.New, a.BuiltinKey)
 	m.Write([]byte(id))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -125,7 +126,7 @@ func (a *App) builtinSecret(id string) string {
 // they run with the IdP and have no configured client of their own.
 func (a *App) builtinClients() map[string]client.Spec {
 	out := map[string]client.Spec{}
-	rp := func(name string, c RelyingParty, scopes ...string) client.Spec {
+	rp := func(name string, c app.RelyingParty, scopes ...string) client.Spec {
 		return client.Spec{
 			Name:                   name,
 			RedirectURIs:           []string{c.URL + "/callback"},

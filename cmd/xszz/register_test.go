@@ -13,6 +13,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
+	"github.com/xszz/xszz/idp/idcard"
 	"github.com/xszz/xszz/internal/sms"
 )
 
@@ -53,9 +54,21 @@ func TestRegistration(t *testing.T) {
 					t.Fatalf("%s number answered %s, new number %s", name, r, fresh)
 				}
 			}
-			// Nothing changed for the existing account.
+			// Nothing changed for the existing account, and the admins
+			// above both units have the claim to decide.
 			if a, _ := sys.app.Accounts.Get(ctx, existing.ID); a.Status != account.StatusActive || a.Name != "测试人员" {
 				t.Fatalf("existing account changed: %+v", a)
+			}
+			claims, err := sys.app.Admin.PhoneConflicts(ctx, admin.Actor{System: true}, 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			filed := false
+			for _, c := range claims {
+				filed = filed || (c.AccountID == existing.ID && c.Source == admin.ConflictRegistration)
+			}
+			if !filed {
+				t.Fatalf("registration proving a held number filed no claim: %+v", claims)
 			}
 			// A wrong code is refused alike too.
 			w1 := b.postJSON("/api/v1/register", map[string]string{"phone": existing.Phone, "code": "000000", "name": "张三", "org_id": "320000"})
@@ -97,13 +110,18 @@ func TestRegistration(t *testing.T) {
 				t.Fatalf("sign-in after approval: %v", m)
 			}
 
-			// The same ID number again: the same answer, no second account.
+			// The same ID number again: the same answer, and the
+			// application waits flagged in the queue instead of vanishing.
 			ph2 := newPhone()
 			if r := apply(b, ph2, func(m map[string]string) { m["id_number"] = "420111200803170417" }); r.Status != http.StatusAccepted {
 				t.Fatalf("duplicate ID number: %s", r)
 			}
-			if _, err := sys.app.Accounts.ByPhone(ctx, "+86"+ph2); err == nil {
-				t.Fatal("an account was created with an ID number already registered")
+			dup, err := sys.app.Accounts.ByPhone(ctx, "+86"+ph2)
+			if err != nil || dup.Status != account.StatusPending {
+				t.Fatalf("application with a duplicate ID number: %+v, %v; want it pending", dup, err)
+			}
+			if v, err := sys.app.Admin.Get(ctx, admin.Actor{System: true}, dup.ID); err != nil || !v.IDNumberConflict {
+				t.Fatalf("duplicate ID number not flagged for the admin: %+v, %v", v, err)
 			}
 
 			ph3 := newPhone()
@@ -114,6 +132,38 @@ func TestRegistration(t *testing.T) {
 			}
 			if got := sys.sms.noticesTo(acc3.Phone); !slices.Equal(got, []string{sms.NoticeRejected}) {
 				t.Fatalf("notices after rejection: %v, want exactly one rejected", got)
+			}
+		})
+
+		// Someone registers first with another person's ID number and is
+		// rejected: the number is released, and the owner's registration
+		// is filed unflagged, with the same answer as any other.
+		t.Run("a rejected squatter does not block the owner", func(t *testing.T) {
+			b := sys.browser(t)
+			body := "11010519491231002"
+			number := body + string(idcard.Check(body))
+			squat, owner := newPhone(), newPhone()
+			first := apply(b, squat, func(m map[string]string) { m["id_number"] = number })
+			if first.Status != http.StatusAccepted {
+				t.Fatalf("squatter: %s", first)
+			}
+			sq, err := sys.app.Accounts.ByPhone(ctx, "+86"+squat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sys.app.Admin.Reject(ctx, admin.Actor{System: true}, sq.ID); err != nil {
+				t.Fatal(err)
+			}
+			r := apply(b, owner, func(m map[string]string) { m["id_number"] = number })
+			if r.Status != first.Status || r.Body != first.Body {
+				t.Fatalf("owner answered %s, squatter %s", r, first)
+			}
+			acc, err := sys.app.Accounts.ByPhone(ctx, "+86"+owner)
+			if err != nil || acc.Status != account.StatusPending {
+				t.Fatalf("owner's registration: %+v, %v; want it pending", acc, err)
+			}
+			if v, err := sys.app.Admin.Get(ctx, admin.Actor{System: true}, acc.ID); err != nil || v.IDNumberConflict {
+				t.Fatalf("owner's registration flagged after the squatter was rejected: %+v, %v", v, err)
 			}
 		})
 

@@ -107,10 +107,7 @@ func (ls listeners) close() {
 // prepare makes the database ready to serve the IdP: signing keys, the
 // root of the organisation tree, and the system's own relying parties.
 func (a *App) prepare(ctx context.Context) error {
-	if err := a.Keys.Ensure(ctx); err != nil {
-		return err
-	}
-	if err := a.Orgs.Seed(ctx); err != nil {
+	if err := a.Prepare(ctx); err != nil {
 		return err
 	}
 	return a.registerBuiltinClients(ctx)

@@ -122,7 +122,7 @@ func TestSMSConfigFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := cfg.smsSender(slog.New(slog.DiscardHandler), m)
+	s := cfg.SMSSender(slog.New(slog.DiscardHandler), m)
 	if err := s.Send(context.Background(), sms.Message{Phone: "+8613800138000", Code: "012345", Purpose: "login"}); err != nil {
 		t.Fatal(err)
 	}

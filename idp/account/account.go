@@ -38,9 +38,17 @@ type Account struct {
 	OrgID       string     `json:"org_id,omitempty"`
 	Role        string     `json:"role"`
 	ActivatedAt *time.Time `json:"activated_at,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	// DisabledBy is the org path of the unit whose admin disabled the
+	// account, DisabledBySystem for the command line, "" while enabled.
+	// Only someone at or above that unit may enable it again.
+	DisabledBy string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
+
+// DisabledBySystem marks a disable made from the command line, which only
+// the command line undoes.
+const DisabledBySystem = "system"
 
 // Active reports whether the account may sign in and keep its tokens.
 func (a *Account) Active() bool { return a.Status == StatusActive }
@@ -80,27 +88,74 @@ func NewID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Store keeps accounts in the database.
+// Store keeps accounts in the database. Callers see plain E.164 numbers;
+// the table holds them sealed (see Sealer).
 type Store struct {
-	db  *sqldb.DB
-	now func() time.Time
+	db     *sqldb.DB
+	now    func() time.Time
+	sealer *Sealer
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithSealer seals phone numbers with keys derived from the deployment's
+// secret. Without it a store uses random keys that live as long as the
+// process: right for tests, never for a deployment (xszz passes it).
+func WithSealer(s *Sealer) Option { return func(st *Store) { st.sealer = s } }
+
 // NewStore returns an account store.
-func NewStore(db *sqldb.DB, now func() time.Time) *Store { return &Store{db: db, now: now} }
+func NewStore(db *sqldb.DB, now func() time.Time, opts ...Option) *Store {
+	s := &Store{db: db, now: now}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.sealer == nil {
+		s.sealer = ephemeralSealer()
+	}
+	return s
+}
 
-const columns = `id, phone, name, status, org_id, role, activated_at, created_at, updated_at`
+var columnNames = []string{"id", "phone", "phone_enc", "phone_key_id", "name", "status", "org_id", "role", "activated_at", "created_at", "updated_at", "disabled_by"}
 
-func scan(row interface{ Scan(...any) error }) (*Account, error) {
+var columns = strings.Join(columnNames, ", ")
+
+// Columns lists the columns Scan reads, each prefixed with alias and a dot
+// when alias is not empty, for queries that join accounts to other tables.
+func Columns(alias string) string {
+	if alias == "" {
+		return columns
+	}
+	return alias + "." + strings.Join(columnNames, ", "+alias+".")
+}
+
+// PhoneIndex is the blind index to compare accounts.phone_index with.
+func (s *Store) PhoneIndex(e164 string) string { return s.sealer.Index(e164) }
+
+// Scan reads one row of Columns, then extra destinations.
+func (s *Store) Scan(row interface{ Scan(...any) error }, extra ...any) (*Account, error) {
 	var (
 		a         Account
+		plain     sql.NullString
+		sealed    []byte
+		keyID     sql.NullString
 		org       sql.NullString
 		activated sql.NullInt64
 		created   int64
 		updated   int64
 	)
-	if err := row.Scan(&a.ID, &a.Phone, &a.Name, &a.Status, &org, &a.Role, &activated, &created, &updated); err != nil {
+	dest := append([]any{&a.ID, &plain, &sealed, &keyID, &a.Name, &a.Status, &org, &a.Role, &activated, &created, &updated, &a.DisabledBy}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if len(sealed) > 0 {
+		p, err := s.sealer.Open(a.ID, keyID.String, sealed)
+		if err != nil {
+			return nil, fmt.Errorf("account %q: %w", a.ID, err)
+		}
+		a.Phone = p
+	} else {
+		a.Phone = plain.String // written before phones were sealed
 	}
 	a.OrgID = org.String
 	if activated.Valid {
@@ -125,8 +180,10 @@ func (s *Store) Create(ctx context.Context, a Account) (*Account, error) {
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	a.CreatedAt, a.UpdatedAt = now, now
-	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)`,
-		a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, now.Unix())
+	sealed, keyID := s.sealer.Seal(a.ID, a.Phone)
+	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO accounts (id, phone, phone_enc, phone_key_id, phone_index, name, status, org_id, role, activated_at, created_at, updated_at, disabled_by)
+		VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9, $10)`,
+		a.ID, sealed, keyID, s.sealer.Index(a.Phone), a.Name, a.Status, nullable(a.OrgID), a.Role, now.Unix(), a.DisabledBy)
 	if sqldb.IsUniqueViolation(err) {
 		return nil, ErrPhoneTaken
 	}
@@ -145,7 +202,7 @@ func nullable(s string) any {
 
 // Get returns an account by id.
 func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
-	a, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`, id))
+	a, err := s.Scan(s.db.Q(ctx).QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account %q: %w", id, sqldb.ErrNotFound)
 	}
@@ -155,9 +212,11 @@ func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
 	return a, nil
 }
 
-// ByPhone returns the account holding an E.164 phone number.
+// ByPhone returns the account holding an E.164 phone number. A row from
+// before phones were sealed is still found by its plaintext until
+// SealPlaintextPhones has run.
 func (s *Store) ByPhone(ctx context.Context, phone string) (*Account, error) {
-	a, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE phone = $1`, phone))
+	a, err := s.Scan(s.db.Q(ctx).QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE phone_index = $1 OR phone = $2`, s.sealer.Index(phone), phone))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account by phone: %w", sqldb.ErrNotFound)
 	}
@@ -179,7 +238,7 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]*Account, 
 	defer rows.Close()
 	var out []*Account
 	for rows.Next() {
-		a, err := scan(rows)
+		a, err := s.Scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list accounts: %w", err)
 		}
@@ -188,11 +247,14 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]*Account, 
 	return out, rows.Err()
 }
 
-// Update applies fn to the account inside one transaction.
+// Update applies fn to the account inside one transaction. The row is
+// locked while fn decides, so a concurrent Update waits and then sees this
+// one's change instead of writing its stale copy back. The phone is
+// written sealed (a plaintext row is sealed on its first update).
 func (s *Store) Update(ctx context.Context, id string, fn func(a *Account) error) (*Account, error) {
 	var out *Account
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		a, err := scan(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`, id))
+		a, err := s.Scan(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM accounts WHERE id = $1`+s.db.ForUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("account %q: %w", id, sqldb.ErrNotFound)
 		}
@@ -207,8 +269,10 @@ func (s *Store) Update(ctx context.Context, id string, fn func(a *Account) error
 		if a.ActivatedAt != nil {
 			activated = a.ActivatedAt.Unix()
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET phone = $2, name = $3, status = $4, org_id = $5, role = $6, activated_at = $7, updated_at = $8 WHERE id = $1`,
-			a.ID, a.Phone, a.Name, a.Status, nullable(a.OrgID), a.Role, activated, a.UpdatedAt.Unix())
+		sealed, keyID := s.sealer.Seal(a.ID, a.Phone)
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET phone = NULL, phone_enc = $2, phone_key_id = $3, phone_index = $4, name = $5, status = $6,
+			org_id = $7, role = $8, activated_at = $9, updated_at = $10, disabled_by = $11 WHERE id = $1`,
+			a.ID, sealed, keyID, s.sealer.Index(a.Phone), a.Name, a.Status, nullable(a.OrgID), a.Role, activated, a.UpdatedAt.Unix(), a.DisabledBy)
 		if sqldb.IsUniqueViolation(err) {
 			return ErrPhoneTaken
 		}
@@ -221,9 +285,62 @@ func (s *Store) Update(ctx context.Context, id string, fn func(a *Account) error
 	return out, err
 }
 
+// sealBatch is how many plaintext rows one transaction of
+// SealPlaintextPhones seals: short transactions, so sign-ins are not held
+// up at startup on a large table.
+const sealBatch = 500
+
+// SealPlaintextPhones seals the phone numbers of rows written before phones
+// were encrypted and clears their plaintext, batch by batch, each batch in
+// its own transaction. It is the data half of migration 0223 (an HMAC
+// cannot be computed in SQL) and runs at every start; with nothing left to
+// seal it is one query. It returns how many rows it sealed.
+func (s *Store) SealPlaintextPhones(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, `SELECT id, phone FROM accounts WHERE phone IS NOT NULL ORDER BY id LIMIT $1`+s.db.ForUpdate(), sealBatch)
+			if err != nil {
+				return fmt.Errorf("find plaintext phones: %w", err)
+			}
+			type row struct{ id, phone string }
+			var batch []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.id, &r.phone); err != nil {
+					rows.Close()
+					return fmt.Errorf("find plaintext phones: %w", err)
+				}
+				batch = append(batch, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("find plaintext phones: %w", err)
+			}
+			for _, r := range batch {
+				sealed, keyID := s.sealer.Seal(r.id, r.phone)
+				if _, err := tx.ExecContext(ctx, `UPDATE accounts SET phone = NULL, phone_enc = $2, phone_key_id = $3, phone_index = $4 WHERE id = $1`,
+					r.id, sealed, keyID, s.sealer.Index(r.phone)); err != nil {
+					return fmt.Errorf("seal phone of %q: %w", r.id, err)
+				}
+			}
+			n = len(batch)
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < sealBatch {
+			return total, nil
+		}
+	}
+}
+
 // MarkSignedIn records the first successful sign-in of an account.
 func (s *Store) MarkSignedIn(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE accounts SET activated_at = $2 WHERE id = $1 AND activated_at IS NULL`, id, s.now().Unix())
+	_, err := s.db.Q(ctx).ExecContext(ctx, `UPDATE accounts SET activated_at = $2 WHERE id = $1 AND activated_at IS NULL`, id, s.now().Unix())
 	if err != nil {
 		return fmt.Errorf("mark account %q signed in: %w", id, err)
 	}

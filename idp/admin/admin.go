@@ -1,11 +1,16 @@
 // Package admin is delegated administration: an admin of unit X manages the
-// accounts of X and of every unit below it, and nothing beside or above.
+// staff of X and every account of the units below it, and nothing beside
+// or above. Admins of X itself are managed from above (a rogue admin with
+// a second admin account in its unit cannot shield it), admins are
+// appointed only below one's own unit, and a disable made by a superior is
+// undone only at or above the disabler's unit.
 // The rule is enforced here, below every user interface, so the console,
 // the JSON API and any later tool share it.
 package admin
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,9 +83,21 @@ type Texter interface {
 	Send(ctx context.Context, m sms.Message) error
 }
 
-// Auditor records admin actions.
+// Auditor records admin actions. RecordTx appends inside the action's
+// transaction, so an action whose audit record cannot be written does not
+// happen (audit.Log fits).
 type Auditor interface {
-	Record(ctx context.Context, e audit.Event) error
+	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
+}
+
+// Profiles is what decisions need of registration profiles
+// (profile.Store fits).
+type Profiles interface {
+	// Release frees the ID number a rejected registration held.
+	Release(ctx context.Context, accountID string) error
+	// Conflicting reports a registration whose ID number another account
+	// held: the queue shows it flagged.
+	Conflicting(ctx context.Context, accountID string) (bool, error)
 }
 
 // Service performs admin operations.
@@ -96,8 +113,11 @@ type Service struct {
 	// SMS tells applicants that their registration was approved or
 	// rejected; may be nil (no notices).
 	SMS Texter
-	Log *slog.Logger // nil: slog.Default()
-	Now func() time.Time
+	// Profiles, when set, releases the ID number of a rejected
+	// registration and flags duplicates in the queue.
+	Profiles Profiles
+	Log      *slog.Logger // nil: slog.Default()
+	Now      func() time.Time
 }
 
 // scope returns the org id an actor manages, or refuses.
@@ -122,6 +142,32 @@ func (s *Service) Manages(ctx context.Context, a Actor, id string) (bool, error)
 		return false, nil
 	}
 	return ok, err
+}
+
+// manageable refuses an account the actor may see but not change: an
+// admin of its own unit, or (on a row that changed since it was loaded)
+// one no longer in its subtree.
+func (s *Service) manageable(ctx context.Context, a Actor, acc *account.Account) error {
+	if a.System {
+		return nil
+	}
+	if acc.OrgID == "" {
+		return errNoAccount
+	}
+	ok, err := s.Manages(ctx, a, acc.OrgID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNoAccount
+	}
+	if err := s.notSelf(a, acc); err != nil {
+		return err
+	}
+	if peer(a, acc) {
+		return errPeer
+	}
+	return nil
 }
 
 // target loads an account the actor manages; anything else is "not found",
@@ -150,6 +196,39 @@ func (s *Service) target(ctx context.Context, a Actor, id string) (*account.Acco
 	return acc, nil
 }
 
+// peer reports whether acc holds the actor's own authority: an admin of the
+// actor's unit, which only the units above may manage.
+func peer(a Actor, acc *account.Account) bool {
+	return !a.System && acc.Role == account.RoleAdmin && acc.OrgID == a.Account.OrgID
+}
+
+var errPeer = &Error{Code: "forbidden", Msg: "同一单位的管理员由上级单位管理，您不能对其进行此操作"}
+
+// errPeerAppointment: an admin cannot create its own equal (nor promote
+// anyone to it, nor move an admin into its unit).
+var errPeerAppointment = &Error{Code: "forbidden", Msg: "只能在下级单位任命管理员；本单位的管理员由上级单位任命"}
+
+// authority is the org path of the actor's unit, or DisabledBySystem.
+func (s *Service) authority(ctx context.Context, a Actor) (string, error) {
+	if a.System {
+		return account.DisabledBySystem, nil
+	}
+	return s.Orgs.PathOf(ctx, a.Account.OrgID)
+}
+
+// mayUndo reports whether an actor standing at path may undo a disable
+// recorded as by: only someone at or above the disabler's unit may.
+func mayUndo(a Actor, path, by string) bool {
+	switch {
+	case a.System || by == "":
+		return true
+	case by == account.DisabledBySystem:
+		return false
+	default:
+		return strings.HasPrefix(by, path)
+	}
+}
+
 func (s *Service) notSelf(a Actor, acc *account.Account) error {
 	if !a.System && a.Account.ID == acc.ID {
 		return forbidden("不能对自己的账号进行此操作，请联系上级管理员")
@@ -157,9 +236,12 @@ func (s *Service) notSelf(a Actor, acc *account.Account) error {
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.Account, detail map[string]string) {
+// record writes the audit event of an action inside the action's
+// transaction (ctx from inTx). A failure fails the action: it is logged
+// here and returned, and the caller's transaction rolls back.
+func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.Account, detail map[string]string) error {
 	if s.Audit == nil {
-		return
+		return nil
 	}
 	e := audit.Event{Type: typ, Result: "success", ActorID: a.ID(), SubjectID: acc.ID, OrgID: acc.OrgID, IP: a.IP, UserAgent: a.UserAgent, Detail: detail}
 	if acc.OrgID != "" {
@@ -167,7 +249,36 @@ func (s *Service) record(ctx context.Context, a Actor, typ string, acc *account.
 			e.OrgPath = p
 		}
 	}
-	_ = s.Audit.Record(ctx, e)
+	return s.recordEvent(ctx, e)
+}
+
+func (s *Service) recordEvent(ctx context.Context, e audit.Event) error {
+	if s.Audit == nil {
+		return nil
+	}
+	tx, ok := sqldb.TxFrom(ctx)
+	if !ok {
+		return fmt.Errorf("audit %s: no transaction", e.Type) // a programming error: every action runs in inTx
+	}
+	if err := s.Audit.RecordTx(ctx, tx, e); err != nil {
+		s.log().ErrorContext(ctx, "admin: action refused, its audit record could not be written",
+			slog.String("type", e.Type), slog.String("actor", e.ActorID), slog.String("subject", e.SubjectID), slog.Any("err", err))
+		return fmt.Errorf("audit %s of %q: %w", e.Type, e.SubjectID, err)
+	}
+	return nil
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
+
+// inTx runs fn in one transaction that every store called with fn's ctx
+// joins: the change, the sign-out and the audit record commit together.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error { return fn(sqldb.WithTx(ctx, tx)) })
 }
 
 // AccountView is an account as the console shows it.
@@ -175,6 +286,18 @@ type AccountView struct {
 	*account.Account
 	OrgName string   `json:"org_name,omitempty"`
 	Grants  []string `json:"grants"`
+	// IDNumberConflict flags a registration whose resident ID number
+	// another account held when it was filed: an admin decides whose it is.
+	IDNumberConflict bool `json:"id_number_conflict,omitempty"`
+}
+
+func (s *Service) flag(ctx context.Context, v *AccountView) error {
+	if s.Profiles == nil || v.Status != account.StatusPending {
+		return nil
+	}
+	var err error
+	v.IDNumberConflict, err = s.Profiles.Conflicting(ctx, v.ID)
+	return err
 }
 
 // Query selects accounts in a subtree.
@@ -211,7 +334,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
-	sqlText := `SELECT a.id, a.phone, a.name, a.status, a.org_id, a.role, a.activated_at, a.created_at, a.updated_at, o.name
+	sqlText := `SELECT ` + account.Columns("a") + `, o.name
 		FROM accounts a JOIN orgs o ON o.id = a.org_id
 		WHERE o.path >= $1 AND o.path < $2 AND a.id > $3`
 	args := []any{lo, hi, q.After}
@@ -221,8 +344,10 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	}
 	if t := strings.TrimSpace(q.Text); t != "" {
 		if e164, err := phone.Normalize(t); err == nil {
-			args = append(args, e164)
-			sqlText += fmt.Sprintf(" AND a.phone = $%d", len(args))
+			// By the blind index; the plaintext only matches rows not yet
+			// sealed (account.Store.SealPlaintextPhones).
+			args = append(args, s.Accounts.PhoneIndex(e164), e164)
+			sqlText += fmt.Sprintf(" AND (a.phone_index = $%d OR a.phone = $%d)", len(args)-1, len(args))
 		} else {
 			args = append(args, "%"+likeEscape(t)+"%", t)
 			sqlText += fmt.Sprintf(` AND (a.name LIKE $%d ESCAPE '\' OR a.org_id = $%d)`, len(args)-1, len(args))
@@ -237,25 +362,12 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	defer rows.Close()
 	var out []AccountView
 	for rows.Next() {
-		var (
-			v                AccountView
-			acc              account.Account
-			orgID            *string
-			activated        *int64
-			created, updated int64
-		)
-		if err := rows.Scan(&acc.ID, &acc.Phone, &acc.Name, &acc.Status, &orgID, &acc.Role, &activated, &created, &updated, &v.OrgName); err != nil {
+		var v AccountView
+		acc, err := s.Accounts.Scan(rows, &v.OrgName)
+		if err != nil {
 			return nil, fmt.Errorf("search accounts: %w", err)
 		}
-		if orgID != nil {
-			acc.OrgID = *orgID
-		}
-		if activated != nil {
-			t := time.Unix(*activated, 0).UTC()
-			acc.ActivatedAt = &t
-		}
-		acc.CreatedAt, acc.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
-		v.Account = &acc
+		v.Account = acc
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -267,6 +379,9 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 			return nil, err
 		}
 		out[i].Grants = g
+		if err := s.flag(ctx, &out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -290,6 +405,9 @@ func (s *Service) Get(ctx context.Context, a Actor, id string) (*AccountView, er
 	if v.Grants, err = s.Grants.Grants(ctx, acc.ID); err != nil {
 		return nil, err
 	}
+	if err := s.flag(ctx, v); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -306,22 +424,48 @@ func (s *Service) Provision(ctx context.Context, a Actor, rawPhone, name, orgID,
 	if role != account.RoleStaff && role != account.RoleAdmin {
 		return nil, invalid("角色只能是 staff 或 admin")
 	}
-	ok, err := s.Manages(ctx, a, orgID)
+	var (
+		acc    *account.Account
+		queued bool
+	)
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, err := s.Manages(ctx, a, orgID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return forbidden("该单位不在您的管辖范围内")
+		}
+		if role == account.RoleAdmin && !a.System && orgID == a.Account.OrgID {
+			return errPeerAppointment
+		}
+		// A number another account holds is neither refused with a hint
+		// of where it is used nor taken: the admins above both units
+		// decide. It is looked up first, because on PostgreSQL a failed
+		// insert would abort the transaction the conflict is filed in.
+		holder, err := s.Accounts.ByPhone(ctx, e164)
+		if err == nil {
+			queued = true
+			return s.fileConflict(ctx, a, holder, ConflictProvision, name, orgID, role)
+		}
+		if !errors.Is(err, sqldb.ErrNotFound) {
+			return err
+		}
+		acc, err = s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
+		if errors.Is(err, account.ErrPhoneTaken) {
+			return ErrPhoneInUse // lost a race; nothing to file in an aborted transaction
+		}
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, a, "account.created", acc, map[string]string{"role": role})
+	})
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, forbidden("该单位不在您的管辖范围内")
+	if queued {
+		return nil, ErrPhoneInUse
 	}
-	acc, err := s.Accounts.Create(ctx, account.Account{Phone: e164, Name: name, OrgID: orgID, Role: role, Status: account.StatusActive})
-	if errors.Is(err, account.ErrPhoneTaken) {
-		// Whose number it is stays unsaid.
-		return nil, invalid("该手机号已被使用")
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.record(ctx, a, "account.created", acc, map[string]string{"role": role})
 	return acc, nil
 }
 
@@ -337,13 +481,27 @@ func (s *Service) Reject(ctx context.Context, a Actor, id string) (*account.Acco
 }
 
 func (s *Service) decide(ctx context.Context, a Actor, id, event, status, notice string) (*account.Account, error) {
-	acc, err := s.update(ctx, a, id, event, nil, func(acc *account.Account) error {
+	by, err := s.authority(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := s.updateThen(ctx, a, id, event, nil, func(acc *account.Account) error {
 		if acc.Status != account.StatusPending {
 			return invalid("该账号不在待审核状态")
 		}
 		acc.Status = status
+		if status == account.StatusDisabled {
+			acc.DisabledBy = by
+		}
 		return nil
-	}, false)
+	}, false, func(ctx context.Context, acc *account.Account) error {
+		// A rejected registration gives its ID number back, so whoever
+		// registered with someone else's number cannot block its owner.
+		if status != account.StatusDisabled || s.Profiles == nil {
+			return nil
+		}
+		return s.Profiles.Release(ctx, acc.ID)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -364,30 +522,45 @@ func (s *Service) notify(ctx context.Context, e164, notice string) {
 		now = s.Now
 	}
 	if err := s.SMS.Send(ctx, sms.Message{Phone: e164, Purpose: notice, SentAt: now()}); err != nil {
-		log := s.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		log.WarnContext(ctx, "admin: SMS notice not sent", slog.String("notice", notice), slog.String("phone", phone.Mask(e164)), slog.Any("err", err))
+		s.log().WarnContext(ctx, "admin: SMS notice not sent", slog.String("notice", notice), slog.String("phone", phone.Mask(e164)), slog.Any("err", err))
 	}
 }
 
 // Disable stops an account: it cannot sign in, and every session, refresh
 // token and introspection of its access tokens ends now.
 func (s *Service) Disable(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	by, err := s.authority(ctx, a)
+	if err != nil {
+		return nil, err
+	}
 	return s.update(ctx, a, id, "account.disabled", nil, func(acc *account.Account) error {
+		// A disable already made further up stays theirs: a lower admin
+		// disabling again must not lower who may lift it.
+		if acc.Status == account.StatusDisabled && !mayUndo(a, by, acc.DisabledBy) {
+			return nil
+		}
 		acc.Status = account.StatusDisabled
+		acc.DisabledBy = by
 		return nil
 	}, true)
 }
 
-// Enable re-activates a disabled account.
+// Enable re-activates a disabled account, if the actor stands at or above
+// the unit that disabled it.
 func (s *Service) Enable(ctx context.Context, a Actor, id string) (*account.Account, error) {
+	path, err := s.authority(ctx, a)
+	if err != nil {
+		return nil, err
+	}
 	return s.update(ctx, a, id, "account.enabled", nil, func(acc *account.Account) error {
 		if acc.Status == account.StatusActive {
 			return nil
 		}
+		if !mayUndo(a, path, acc.DisabledBy) {
+			return forbidden("该账号由上级单位停用，只能由上级单位重新启用")
+		}
 		acc.Status = account.StatusActive
+		acc.DisabledBy = ""
 		return nil
 	}, false)
 }
@@ -398,6 +571,9 @@ func (s *Service) SetRole(ctx context.Context, a Actor, id, role string) (*accou
 		return nil, invalid("角色只能是 staff 或 admin")
 	}
 	return s.update(ctx, a, id, "account.role_changed", map[string]string{"role": role}, func(acc *account.Account) error {
+		if role == account.RoleAdmin && !a.System && acc.OrgID == a.Account.OrgID {
+			return errPeerAppointment
+		}
 		acc.Role = role
 		return nil
 	}, true)
@@ -417,39 +593,67 @@ func (s *Service) Move(ctx context.Context, a Actor, id, orgID string) (*account
 	if err != nil {
 		return nil, err
 	}
-	acc, err := s.update(ctx, a, id, "account.moved", map[string]string{"org_id": orgID}, func(acc *account.Account) error {
+	return s.updateThen(ctx, a, id, "account.moved", map[string]string{"org_id": orgID}, func(acc *account.Account) error {
+		if acc.Role == account.RoleAdmin && !a.System && orgID == a.Account.OrgID {
+			return errPeerAppointment
+		}
 		acc.OrgID = orgID
 		return nil
-	}, true)
-	if err != nil {
-		return nil, err
-	}
-	if !cockpitLevel(o.Level) {
-		if _, err := s.Grants.Revoke(ctx, nil, acc.ID, grant.Cockpit); err != nil {
-			return nil, err
+	}, true, func(ctx context.Context, acc *account.Account) error {
+		if cockpitLevel(o.Level) {
+			return nil
 		}
-	}
-	return acc, nil
+		_, err := s.Grants.Revoke(ctx, s.DB.Q(ctx), acc.ID, grant.Cockpit)
+		return err
+	})
 }
 
 func (s *Service) update(ctx context.Context, a Actor, id, event string, detail map[string]string, fn func(*account.Account) error, signOut bool) (*account.Account, error) {
-	acc, err := s.target(ctx, a, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.notSelf(a, acc); err != nil {
-		return nil, err
-	}
-	acc, err = s.Accounts.Update(ctx, acc.ID, fn)
-	if err != nil {
-		return nil, err
-	}
-	if signOut {
-		if err := s.SignOutEverywhere(ctx, acc.ID); err != nil {
-			return nil, err
+	return s.updateThen(ctx, a, id, event, detail, fn, signOut, nil)
+}
+
+// updateThen changes an account, signs it out if asked, runs then, and
+// records the event, all in one transaction; relying parties hear of the
+// sign-out once it is committed.
+func (s *Service) updateThen(ctx context.Context, a Actor, id, event string, detail map[string]string, fn func(*account.Account) error, signOut bool, then func(context.Context, *account.Account) error) (*account.Account, error) {
+	var (
+		acc     *account.Account
+		clients []string
+	)
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if acc, err = s.target(ctx, a, id); err != nil {
+			return err
 		}
+		if err := s.notSelf(a, acc); err != nil {
+			return err
+		}
+		// The rules are checked again on the locked row: a concurrent
+		// move or promotion cannot slip the account out from under them.
+		if acc, err = s.Accounts.Update(ctx, acc.ID, func(x *account.Account) error {
+			if err := s.manageable(ctx, a, x); err != nil {
+				return err
+			}
+			return fn(x)
+		}); err != nil {
+			return err
+		}
+		if signOut {
+			if clients, err = s.signOut(ctx, acc.ID); err != nil {
+				return err
+			}
+		}
+		if then != nil {
+			if err := then(ctx, acc); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, a, event, acc, detail)
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.record(ctx, a, event, acc, detail)
+	s.tell(ctx, clients, acc.ID)
 	return acc, nil
 }
 
@@ -463,11 +667,15 @@ func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 	if !slices.Contains(grant.Apps, app) {
 		return invalid("未知的应用授权：" + app)
 	}
+	return s.inTx(ctx, func(ctx context.Context) error { return s.grant(ctx, a, id, app) })
+}
+
+func (s *Service) grant(ctx context.Context, a Actor, id, app string) error {
 	acc, err := s.target(ctx, a, id)
 	if err != nil {
 		return err
 	}
-	if err := s.notSelf(a, acc); err != nil {
+	if err := s.manageable(ctx, a, acc); err != nil {
 		return err
 	}
 	if !acc.Active() {
@@ -483,53 +691,86 @@ func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 	if !cockpitLevel(o.Level) {
 		return invalid("数字驾驶舱仅向部、省、市、县级单位的账号开放，学校和院系账号不能授权")
 	}
-	if err := s.Grants.Add(ctx, nil, acc.ID, app, a.ID()); err != nil {
+	if err := s.Grants.Add(ctx, s.DB.Q(ctx), acc.ID, app, a.ID()); err != nil {
 		return err
 	}
-	s.record(ctx, a, "grant.added", acc, map[string]string{"app": app})
-	return nil
+	return s.record(ctx, a, "grant.added", acc, map[string]string{"app": app})
 }
 
 // Revoke takes an application grant away, and with it every token of the
 // account: relying parties are told by back-channel logout, introspection
 // answers inactive at once, and new tokens no longer carry the grant.
 func (s *Service) Revoke(ctx context.Context, a Actor, id, app string) error {
-	acc, err := s.target(ctx, a, id)
+	var (
+		clients []string
+		subject string
+	)
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		acc, err := s.target(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		if err := s.manageable(ctx, a, acc); err != nil {
+			return err
+		}
+		had, err := s.Grants.Revoke(ctx, s.DB.Q(ctx), acc.ID, app)
+		if err != nil || !had {
+			return err
+		}
+		if clients, err = s.signOut(ctx, acc.ID); err != nil {
+			return err
+		}
+		subject = acc.ID
+		return s.record(ctx, a, "grant.revoked", acc, map[string]string{"app": app})
+	})
 	if err != nil {
 		return err
 	}
-	if err := s.notSelf(a, acc); err != nil {
-		return err
-	}
-	had, err := s.Grants.Revoke(ctx, nil, acc.ID, app)
-	if err != nil {
-		return err
-	}
-	if !had {
-		return nil
-	}
-	if err := s.SignOutEverywhere(ctx, acc.ID); err != nil {
-		return err
-	}
-	s.record(ctx, a, "grant.revoked", acc, map[string]string{"app": app})
+	s.tell(ctx, clients, subject)
 	return nil
 }
 
 // SignOutEverywhere ends every session and grant of an account and tells
 // the relying parties that hold its tokens.
 func (s *Service) SignOutEverywhere(ctx context.Context, accountID string) error {
-	clients, err := s.OAuth.ClientsOfSubject(ctx, accountID)
+	var clients []string
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		clients, err = s.signOut(sqldb.WithTx(ctx, tx), accountID)
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	s.tell(ctx, clients, accountID)
+	return nil
+}
+
+// signOut ends sessions and grants in ctx's transaction and returns the
+// relying parties to tell once it commits.
+func (s *Service) signOut(ctx context.Context, accountID string) ([]string, error) {
+	clients, err := s.OAuth.ClientsOfSubject(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.Sessions.DeleteByAccount(ctx, accountID); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.OAuth.RevokeSubject(ctx, accountID); err != nil {
-		return err
+		return nil, err
 	}
-	if s.Notifier != nil && len(clients) > 0 {
-		s.Notifier.Notify(ctx, clients, accountID, "")
+	return clients, nil
+}
+
+// tell sends back-channel logouts; it runs after the commit, so a relying
+// party never hears of a sign-out that was rolled back.
+func (s *Service) tell(ctx context.Context, clients []string, accountID string) {
+	if s.Notifier == nil || len(clients) == 0 {
+		return
 	}
-	return nil
+	if later, ok := ctx.Value(tellKey{}).(*[]func()); ok {
+		*later = append(*later, func() { s.Notifier.Notify(ctx, clients, accountID, "") })
+		return
+	}
+	s.Notifier.Notify(ctx, clients, accountID, "")
 }

@@ -1,14 +1,18 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/admin"
+	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/idp/org"
@@ -71,8 +75,9 @@ func newFixture(t *testing.T, db *sqldb.DB) *fixture {
 	return f
 }
 
-// An admin of unit X manages accounts of X and below, nothing beside or
-// above: the whole matrix of admin unit × target unit.
+// An admin of unit X manages the staff of X and every account below X,
+// nothing beside or above, and not the other admins of X: the whole
+// matrix of admin unit × target unit, for staff and admin targets.
 func TestAdminManagesExactlyTheSubtree(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		f := newFixture(t, db)
@@ -101,6 +106,25 @@ func TestAdminManagesExactlyTheSubtree(t *testing.T) {
 					_, err = f.svc.SetRole(ctx, actor, target.ID, account.RoleStaff)
 					if want != (err == nil) {
 						t.Fatalf("admin of %s changing role in %s: err %v, want allowed=%v", adminOrg, targetOrg, err, want)
+					}
+					// Admins are managed only from strictly above: an
+					// admin of the same unit is a peer.
+					peer := f.admins[targetOrg]
+					wantAdmin := want && adminOrg != targetOrg
+					if _, err := f.svc.Get(ctx, actor, peer.ID); want != (err == nil) {
+						t.Fatalf("admin of %s sees the admin of %s: err %v, want visible=%v", adminOrg, targetOrg, err, want)
+					}
+					_, err = f.svc.Disable(ctx, actor, peer.ID)
+					if wantAdmin != (err == nil) {
+						t.Fatalf("admin of %s disabling the admin of %s: err %v, want allowed=%v", adminOrg, targetOrg, err, wantAdmin)
+					}
+					if err == nil {
+						if _, err := f.svc.Enable(ctx, actor, peer.ID); err != nil {
+							t.Fatalf("admin of %s cannot undo its own disable in %s: %v", adminOrg, targetOrg, err)
+						}
+					}
+					if _, err = f.svc.SetRole(ctx, actor, peer.ID, account.RoleAdmin); wantAdmin != (err == nil) {
+						t.Fatalf("admin of %s changing the role of the admin of %s: err %v, want allowed=%v", adminOrg, targetOrg, err, wantAdmin)
 					}
 					views, err := f.svc.Search(ctx, actor, admin.Query{Text: target.Name})
 					if err != nil {
@@ -314,6 +338,288 @@ func TestMoveAndRoleChangeSignOut(t *testing.T) {
 					t.Fatalf("refresh token still active after %s", name)
 				}
 			})
+		}
+	})
+}
+
+// An admin action whose audit record cannot be written does not happen:
+// the account stays as it was, nothing is signed out, and the failure is
+// logged at error level.
+func TestActionThatCannotBeAuditedFails(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		var logged bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logged, nil))
+		f.svc.Log = log
+		f.svc.Audit = audit.New(db, time.Now, log)
+		js := admin.Actor{Account: f.admins["320000"]}
+		target := f.accounts["320100"]
+		if _, err := f.svc.Disable(ctx, js, target.ID); err != nil {
+			t.Fatalf("disable with a working audit log: %v", err)
+		}
+		if _, err := f.svc.Enable(ctx, js, target.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The chain head is gone: no event can be appended.
+		if _, err := db.ExecContext(ctx, `ALTER TABLE audit_chain RENAME TO audit_chain_gone`); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.Sessions.Create(ctx, target.ID, []string{"sms"}, "127.0.0.1", "test"); err != nil {
+			t.Fatal(err)
+		}
+		for name, act := range map[string]func() error{
+			"disable":  func() error { _, err := f.svc.Disable(ctx, js, target.ID); return err },
+			"set role": func() error { _, err := f.svc.SetRole(ctx, js, target.ID, account.RoleAdmin); return err },
+			"grant":    func() error { return f.svc.Grant(ctx, js, target.ID, grant.Cockpit) },
+			"provision": func() error {
+				_, err := f.svc.Provision(ctx, js, "13900000077", "新同事", "320100", account.RoleStaff)
+				return err
+			},
+		} {
+			logged.Reset()
+			if err := act(); err == nil {
+				t.Errorf("%s succeeded although it could not be audited", name)
+			}
+			if !strings.Contains(logged.String(), "level=ERROR") {
+				t.Errorf("%s: audit failure not logged at error level: %q", name, logged.String())
+			}
+		}
+		got, err := f.svc.Accounts.Get(ctx, target.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != account.StatusActive || got.Role != account.RoleStaff {
+			t.Fatalf("unaudited changes were kept: %+v", got)
+		}
+		if g, _ := f.svc.Grants.Grants(ctx, target.ID); len(g) != 0 {
+			t.Fatalf("unaudited grant was kept: %v", g)
+		}
+		if live, _ := f.svc.Sessions.ListByAccount(ctx, target.ID); len(live) != 1 {
+			t.Fatalf("sessions after the failed disable: %d, want the one untouched", len(live))
+		}
+		if _, err := f.svc.Accounts.ByPhone(ctx, "+8613900000077"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("unaudited provisioning created an account: %v", err)
+		}
+	})
+}
+
+// An import applies every line or none: a line that fails when applied
+// (here a unit that does not exist) undoes the lines before it, audit
+// records included.
+func TestImportIsAllOrNothing(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		log := audit.New(db, time.Now, slog.New(slog.DiscardHandler))
+		f.svc.Audit = log
+		sys := admin.Actor{System: true}
+		existing := f.accounts["320100"]
+		rows := []admin.ImportRow{
+			{Line: 2, Phone: "+8613900000001", Name: "新同事", OrgID: "320102", Role: account.RoleStaff},
+			{Line: 3, Phone: existing.Phone, Name: "改名后", OrgID: "320100", Role: account.RoleAdmin},
+			{Line: 4, Phone: "+8613900000002", Name: "无单位", OrgID: "999999", Role: account.RoleStaff},
+		}
+		countEvents := func() int {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := countEvents()
+		_, err := f.svc.Import(ctx, sys, rows, false)
+		if err == nil || !strings.Contains(err.Error(), "line 4") {
+			t.Fatalf("import with a bad line 4: %v, want an error naming line 4", err)
+		}
+		if _, err := f.svc.Accounts.ByPhone(ctx, "+8613900000001"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("line 2 was created although line 4 failed: %v", err)
+		}
+		got, err := f.svc.Accounts.Get(ctx, existing.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != existing.Name || got.Role != existing.Role {
+			t.Fatalf("line 3 was applied although line 4 failed: %+v", got)
+		}
+		if n := countEvents(); n != before {
+			t.Fatalf("%d audit events of a rolled-back import remain", n-before)
+		}
+
+		rep, err := f.svc.Import(ctx, sys, rows[:2], true)
+		if err != nil || rep.Created != 1 || rep.Updated != 1 {
+			t.Fatalf("dry run: %+v, %v", rep, err)
+		}
+		if _, err := f.svc.Accounts.ByPhone(ctx, "+8613900000001"); !errors.Is(err, sqldb.ErrNotFound) {
+			t.Fatalf("dry run wrote: %v", err)
+		}
+		if rep, err = f.svc.Import(ctx, sys, rows[:2], false); err != nil || rep.Created != 1 || rep.Updated != 1 {
+			t.Fatalf("import: %+v, %v", rep, err)
+		}
+		if got, _ := f.svc.Accounts.Get(ctx, existing.ID); got.Name != "改名后" || got.Role != account.RoleAdmin {
+			t.Fatalf("after import: %+v", got)
+		}
+		if n := countEvents(); n != before+3 {
+			t.Fatalf("import recorded %d events, want 3 (created, renamed, role changed)", n-before)
+		}
+	})
+}
+
+// A rogue admin with a second admin account in its unit cannot shield
+// itself: peers cannot disable, demote or re-enable each other, a disable
+// by a superior is lifted only at or above the superior's unit, and no
+// admin appoints its own equal.
+func TestPeerAdminsAreManagedFromAbove(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		province := admin.Actor{Account: f.admins["320000"]}
+		city := admin.Actor{Account: f.admins["320100"]}
+		county := admin.Actor{Account: f.admins["320102"]}
+		school := admin.Actor{Account: f.admins["3132000001"]}
+		second, err := f.svc.Provision(ctx, city, "13900000100", "第二账号", "320102", account.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rogue := admin.Actor{Account: second}
+
+		if _, err := f.svc.Disable(ctx, rogue, f.admins["320102"].ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("peer disabled a peer: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, rogue, f.admins["320102"].ID, account.RoleStaff); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("peer demoted a peer: %v", err)
+		}
+		if _, err := f.svc.Disable(ctx, city, second.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Enable(ctx, county, second.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("peer re-enabled an admin the city disabled: %v", err)
+		}
+		if got, _ := f.svc.Accounts.Get(ctx, second.ID); got.Status != account.StatusDisabled {
+			t.Fatalf("status after the peer's attempt: %s", got.Status)
+		}
+		if _, err := f.svc.Enable(ctx, province, second.ID); err != nil {
+			t.Fatalf("province cannot lift the city's disable: %v", err)
+		}
+
+		// A staff account disabled by the county stays disabled for the
+		// school below it, and is lifted by another admin of the county.
+		staff := f.accounts["3132000001"]
+		if _, err := f.svc.Disable(ctx, county, staff.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Enable(ctx, school, staff.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("school lifted the county's disable: %v", err)
+		}
+		if _, err := f.svc.Disable(ctx, school, staff.ID); err != nil {
+			t.Fatalf("school disabling an already disabled account: %v", err)
+		}
+		if _, err := f.svc.Enable(ctx, school, staff.ID); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("disabling again moved the disable down to the school: %v", err)
+		}
+		if _, err := f.svc.Enable(ctx, admin.Actor{Account: second}, staff.ID); err != nil {
+			t.Fatalf("another county admin cannot lift the county's disable: %v", err)
+		}
+
+		// No admin appoints its equal.
+		if _, err := f.svc.Provision(ctx, county, "13900000101", "同级管理员", "320102", account.RoleAdmin); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("county provisioned a county admin: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, county, f.accounts["320102"].ID, account.RoleAdmin); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("county promoted its own staff to admin: %v", err)
+		}
+		if _, err := f.svc.Move(ctx, city, f.admins["320102"].ID, "320100"); !errors.Is(err, admin.ErrForbidden) {
+			t.Fatalf("city moved a county admin into the city: %v", err)
+		}
+		if _, err := f.svc.SetRole(ctx, county, f.accounts["3132000001"].ID, account.RoleAdmin); err != nil {
+			t.Fatalf("county cannot appoint a school admin: %v", err)
+		}
+		// The command line is above everyone, and its disable is its own.
+		sys := admin.Actor{System: true}
+		if _, err := f.svc.Disable(ctx, sys, f.admins["000000"].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Enable(ctx, admin.Actor{Account: f.admins["000000"]}, f.admins["000000"].ID); err == nil {
+			t.Fatal("an admin lifted the command line's disable of itself")
+		}
+	})
+}
+
+// Provisioning a number another account holds answers alike wherever the
+// number is used, creates nothing, and puts the case before the admins of
+// the lowest unit above both accounts; so does a registration proving a
+// number held elsewhere.
+func TestPhoneConflictsGoAboveBothUnits(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		js := admin.Actor{Account: f.admins["320000"]}
+		root := admin.Actor{Account: f.admins["000000"]}
+		zj := admin.Actor{Account: f.admins["330000"]}
+		county := admin.Actor{Account: f.admins["320102"]}
+		school := admin.Actor{Account: f.admins["3132000001"]}
+		elsewhere := f.accounts["330000"] // Zhejiang, outside Jiangsu
+		inside := f.accounts["3132000001"]
+
+		var msgs []string
+		for _, holder := range []*account.Account{elsewhere, inside} {
+			acc, err := f.svc.Provision(ctx, js, holder.Phone, "新同事", "320100", account.RoleStaff)
+			if acc != nil || !errors.Is(err, &admin.Error{Code: "conflict"}) {
+				t.Fatalf("provision a held number: %+v, %v; want a conflict", acc, err)
+			}
+			msgs = append(msgs, err.Error())
+			if got, _ := f.svc.Accounts.Get(ctx, holder.ID); got.Name != holder.Name || got.OrgID != holder.OrgID {
+				t.Fatalf("holder changed: %+v", got)
+			}
+		}
+		if msgs[0] != msgs[1] {
+			t.Fatalf("answers differ by where the number is used: %q vs %q", msgs[0], msgs[1])
+		}
+		for _, leak := range []string{"浙江", "330000", elsewhere.Name} {
+			if strings.Contains(msgs[0], leak) {
+				t.Fatalf("answer %q says where the number is used (%s)", msgs[0], leak)
+			}
+		}
+		if err := f.svc.ClaimPhone(ctx, inside, "真正的机主", "320102", "127.0.0.1", "test"); err != nil {
+			t.Fatal(err)
+		}
+
+		list := func(a admin.Actor) map[string]string { // holder id → resolving unit
+			t.Helper()
+			cs, err := f.svc.PhoneConflicts(ctx, a, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]string{}
+			for _, c := range cs {
+				out[c.AccountID+"/"+c.Source] = c.ResolveOrgID
+			}
+			return out
+		}
+		if got := list(root); got[elsewhere.ID+"/provision"] != "000000" || got[inside.ID+"/provision"] != "320100" || got[inside.ID+"/registration"] != "320102" {
+			t.Fatalf("ministry sees %v", got)
+		}
+		if got := list(js); len(got) != 2 || got[elsewhere.ID+"/provision"] != "" {
+			t.Fatalf("Jiangsu sees %v, want the two inside Jiangsu only", got)
+		}
+		if got := list(zj); len(got) != 0 {
+			t.Fatalf("Zhejiang (the holder's side) sees %v", got)
+		}
+		if got := list(county); len(got) != 1 {
+			t.Fatalf("county sees %v, want the registration it is above", got)
+		}
+		if got := list(school); len(got) != 0 {
+			t.Fatalf("school sees %v, though it is not above the registering unit", got)
+		}
+		cs, _ := f.svc.PhoneConflicts(ctx, county, 0)
+		if err := f.svc.ResolvePhoneConflict(ctx, school, cs[0].ID); !errors.Is(err, admin.ErrNotFound) {
+			t.Fatalf("school resolved a conflict above it: %v", err)
+		}
+		if err := f.svc.ResolvePhoneConflict(ctx, county, cs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(county); len(got) != 0 {
+			t.Fatalf("resolved conflict still listed: %v", got)
 		}
 	})
 }

@@ -221,58 +221,80 @@ func (l *Log) writeQueued() {
 	}
 }
 
+// RecordTx appends e inside the caller's transaction, so the event and the
+// change it describes commit together or not at all: an admin action that
+// cannot be audited does not happen. It bypasses group commit (the chain
+// head stays locked until the caller commits), which suits rare actions,
+// not sign-ins.
+func (l *Log) RecordTx(ctx context.Context, tx *sql.Tx, e Event) error {
+	e, err := l.normalise(e)
+	if err != nil {
+		return err
+	}
+	detail, err := encodeDetail(e.Detail)
+	if err != nil {
+		return fmt.Errorf("record audit event %q: %w", e.Type, err)
+	}
+	if err := l.appendTx(ctx, tx, []*pending{{e: e, detail: detail}}); err != nil {
+		return fmt.Errorf("record audit event %q: %w", e.Type, err)
+	}
+	return nil
+}
+
 func (l *Log) appendBatch(ctx context.Context, batch []*pending) error {
+	return l.db.InTx(ctx, func(tx *sql.Tx) error { return l.appendTx(ctx, tx, batch) })
+}
+
+func (l *Log) appendTx(ctx context.Context, tx *sql.Tx, batch []*pending) error {
 	head := `SELECT head_seq, head_hash FROM audit_chain WHERE id = 1`
 	if l.db.Dialect == sqldb.Postgres {
 		head += ` FOR UPDATE`
 	}
-	return l.db.InTx(ctx, func(tx *sql.Tx) error {
-		var prev string
-		var seq int64
-		if err := tx.QueryRowContext(ctx, head).Scan(&seq, &prev); err != nil {
-			return fmt.Errorf("read chain head: %w", err)
+	var prev string
+	var seq int64
+	if err := tx.QueryRowContext(ctx, head).Scan(&seq, &prev); err != nil {
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	first := seq + 1
+	var values strings.Builder
+	args := make([]any, 0, len(batch)*14+2)
+	for i, p := range batch {
+		seq++
+		sum := l.sum(prev, seq, p.e)
+		if i > 0 {
+			values.WriteString(", ")
 		}
-		first := seq + 1
-		var values strings.Builder
-		args := make([]any, 0, len(batch)*14+2)
-		for i, p := range batch {
-			seq++
-			sum := l.sum(prev, seq, p.e)
-			if i > 0 {
+		values.WriteString("(")
+		for j := range 14 {
+			if j > 0 {
 				values.WriteString(", ")
 			}
-			values.WriteString("(")
-			for j := range 14 {
-				if j > 0 {
-					values.WriteString(", ")
-				}
-				fmt.Fprintf(&values, "$%d", len(args)+j+1)
-			}
-			values.WriteString(")")
-			e := p.e
-			args = append(args, seq, e.Time.UnixMilli(), e.Type, e.Result, e.Reason, e.ActorID, e.SubjectID,
-				e.OrgID, e.OrgPath, e.IP, e.UserAgent, p.detail, prev, sum)
-			prev = sum
+			fmt.Fprintf(&values, "$%d", len(args)+j+1)
 		}
-		insert := `INSERT INTO audit_log (` + columns + `) VALUES ` + values.String()
-		if l.db.Dialect == sqldb.Postgres {
-			// One round trip fewer while the head row is locked.
-			n := len(args)
-			args = append(args, seq, prev)
-			q := fmt.Sprintf(`WITH ins AS (%s) UPDATE audit_chain SET head_seq = $%d, head_hash = $%d WHERE id = 1`, insert, n+1, n+2)
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("append seq %d to %d: %w", first, seq, err)
-			}
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
+		values.WriteString(")")
+		e := p.e
+		args = append(args, seq, e.Time.UnixMilli(), e.Type, e.Result, e.Reason, e.ActorID, e.SubjectID,
+			e.OrgID, e.OrgPath, e.IP, e.UserAgent, p.detail, prev, sum)
+		prev = sum
+	}
+	insert := `INSERT INTO audit_log (` + columns + `) VALUES ` + values.String()
+	if l.db.Dialect == sqldb.Postgres {
+		// One round trip fewer while the head row is locked.
+		n := len(args)
+		args = append(args, seq, prev)
+		q := fmt.Sprintf(`WITH ins AS (%s) UPDATE audit_chain SET head_seq = $%d, head_hash = $%d WHERE id = 1`, insert, n+1, n+2)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("append seq %d to %d: %w", first, seq, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1`, seq, prev); err != nil {
-			return fmt.Errorf("move chain head to %d: %w", seq, err)
-		}
 		return nil
-	})
+	}
+	if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
+		return fmt.Errorf("append seq %d to %d: %w", first, seq, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1`, seq, prev); err != nil {
+		return fmt.Errorf("move chain head to %d: %w", seq, err)
+	}
+	return nil
 }
 
 // ErrInvalidEvent is returned by Record for an event without a type or with

@@ -354,7 +354,12 @@ func (s *Store) Create(ctx context.Context, spec Spec) (*Client, string, error) 
 	var secret string
 	if c.TokenEndpointAuthMethod == AuthSecretBasic || c.TokenEndpointAuthMethod == AuthSecretPost {
 		secret = NewSecret()
-		c.SecretHash, _ = s.hasher.Hash(ctx, []byte(secret))
+		h, err := s.hasher.Hash(ctx, []byte(secret))
+		if err != nil {
+			// Never store a confidential client without its secret's hash.
+			return nil, "", fmt.Errorf("hash secret of client %q: %w", c.Name, err)
+		}
+		c.SecretHash = h
 	}
 	data, err := json.Marshal(c)
 	if err != nil {
@@ -381,7 +386,11 @@ func (s *Store) Create(ctx context.Context, spec Spec) (*Client, string, error) 
 func (s *Store) Ensure(ctx context.Context, id string, spec Spec, secret string) (*Client, error) {
 	c := s.fromSpec(id, spec)
 	if secret != "" {
-		c.SecretHash, _ = s.hasher.Hash(ctx, []byte(secret))
+		h, err := s.hasher.Hash(ctx, []byte(secret))
+		if err != nil {
+			return nil, fmt.Errorf("hash secret of client %q: %w", id, err)
+		}
+		c.SecretHash = h
 	}
 	data, err := json.Marshal(c)
 	if err != nil {

@@ -411,6 +411,8 @@ func statusOf(e *admin.Error) int {
 		return http.StatusForbidden
 	case "not_found":
 		return http.StatusNotFound
+	case "conflict":
+		return http.StatusConflict
 	default:
 		return http.StatusBadRequest
 	}

@@ -108,7 +108,9 @@ func (s *Store) q(ctx context.Context) sqldb.Querier {
 	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
 		return tx
 	}
-	return s.db
+	// A service operation's transaction (an admin's disable) includes the
+	// revocation, so both commit together.
+	return s.db.Q(ctx)
 }
 
 // keptParameters are the request parameters later steps need (nonce for

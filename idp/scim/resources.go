@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	filter "github.com/scim2/filter-parser/v2"
 
+	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/internal/phone"
 )
 
@@ -152,19 +153,18 @@ func parseQuery(c echo.Context) (query, string, string) {
 	return q, "", ""
 }
 
-const userSelect = `SELECT a.id, a.phone, a.name, a.status, a.role, a.created_at, a.updated_at, o.id, o.name, o.path
-FROM accounts a JOIN orgs o ON o.id = a.org_id`
+// userSelect reads accounts through the account store's columns, so
+// sealed phone numbers are opened by the store, with the unit joined.
+var userSelect = `SELECT ` + account.Columns("a") + `, o.id, o.name, o.path FROM accounts a JOIN orgs o ON o.id = a.org_id`
 
 func (s *Server) scanUser(rows interface{ Scan(...any) error }, cl *caller) (*User, error) {
-	var (
-		u                       User
-		ph, status, role        string
-		created, updated        int64
-		orgID, orgName, orgPath string
-	)
-	if err := rows.Scan(&u.ID, &ph, &u.DisplayName, &status, &role, &created, &updated, &orgID, &orgName, &orgPath); err != nil {
+	var orgID, orgName, orgPath string
+	a, err := s.Accounts.Scan(rows, &orgID, &orgName, &orgPath)
+	if err != nil {
 		return nil, err
 	}
+	u := User{ID: a.ID, DisplayName: a.Name}
+	ph := a.Phone
 	masked := !cl.client.DirectoryFullPhones
 	if masked {
 		ph = phone.Mask(ph)
@@ -172,12 +172,12 @@ func (s *Server) scanUser(rows interface{ Scan(...any) error }, cl *caller) (*Us
 	u.Schemas = []string{SchemaUser, SchemaOrgUser}
 	u.UserName = ph
 	u.Name = Name{Formatted: u.DisplayName}
-	u.Active = status == "active"
+	u.Active = a.Status == account.StatusActive
 	u.PhoneNumbers = []PhoneNumber{{Value: ph, Type: "work", Primary: true}}
-	u.Roles = []Value{{Value: role, Primary: true}}
+	u.Roles = []Value{{Value: a.Role, Primary: true}}
 	u.Groups = []GroupRef{{Value: orgID, Ref: s.base + "/Groups/" + orgID, Display: orgName, Type: "direct"}}
-	u.Org = &UserOrg{OrgID: orgID, OrgPath: orgPath, Status: status, PhoneMasked: masked}
-	u.Meta = Meta{ResourceType: "User", Created: timeString(time.Unix(created, 0)), LastModified: timeString(time.Unix(updated, 0)), Location: s.base + "/Users/" + u.ID}
+	u.Org = &UserOrg{OrgID: orgID, OrgPath: orgPath, Status: a.Status, PhoneMasked: masked}
+	u.Meta = Meta{ResourceType: "User", Created: timeString(a.CreatedAt), LastModified: timeString(a.UpdatedAt), Location: s.base + "/Users/" + u.ID}
 	return &u, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
+	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/internal/sqldb"
 )
@@ -63,6 +64,12 @@ type Clients interface {
 	Get(ctx context.Context, id string) (*client.Client, error)
 }
 
+// Accounts reads account rows, opening sealed phone numbers;
+// account.Store implements it.
+type Accounts interface {
+	Scan(row interface{ Scan(...any) error }, extra ...any) (*account.Account, error)
+}
+
 // Paths bounds a subtree; org.Store implements it.
 type Paths interface {
 	PathRange(ctx context.Context, id string) (lo, hi string, err error)
@@ -71,11 +78,12 @@ type Paths interface {
 // Deps are what the directory is built from.
 type Deps struct {
 	// Issuer is the IdP's URL, the base of meta.location.
-	Issuer  string
-	DB      *sqldb.DB
-	Tokens  Tokens
-	Clients Clients
-	Paths   Paths
+	Issuer   string
+	DB       *sqldb.DB
+	Tokens   Tokens
+	Clients  Clients
+	Accounts Accounts
+	Paths    Paths
 	// NewSession returns an empty token session of the IdP's type.
 	NewSession func() fosite.Session
 	Log        *slog.Logger
@@ -89,8 +97,8 @@ type Server struct {
 
 // New checks the dependencies and returns a server.
 func New(d Deps) (*Server, error) {
-	if d.Issuer == "" || d.DB == nil || d.Tokens == nil || d.Clients == nil || d.Paths == nil || d.NewSession == nil {
-		return nil, errors.New("scim: issuer, database, tokens, clients, paths and NewSession are required")
+	if d.Issuer == "" || d.DB == nil || d.Tokens == nil || d.Clients == nil || d.Accounts == nil || d.Paths == nil || d.NewSession == nil {
+		return nil, errors.New("scim: issuer, database, tokens, clients, accounts, paths and NewSession are required")
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()

@@ -157,7 +157,7 @@ func (s *Store) ListByAccount(ctx context.Context, accountID string) ([]*Session
 
 // ids runs a query that selects session ids.
 func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.Q(ctx).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -187,7 +187,7 @@ func (s *Store) DeleteByAccount(ctx context.Context, accountID string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+	if _, err := s.db.Q(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
 		return nil, fmt.Errorf("delete sessions: %w", err)
 	}
 	return ids, nil

@@ -433,12 +433,16 @@ func (s *Service) replaceCodes(ctx context.Context, q sqldb.Querier, accountID s
 func (s *Service) NewRecoveryCodes(ctx context.Context, accountID string) ([]string, error) {
 	codes := newRecoveryCodes()
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM totp_credentials WHERE account_id = $1`, accountID).Scan(&n); err != nil {
-			return fmt.Errorf("new recovery codes: %w", err)
-		}
-		if n == 0 {
+		// The credential row is locked so a concurrent Remove cannot
+		// delete it between this check and the new codes: codes without
+		// a credential would outlive the reset.
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT account_id FROM totp_credentials WHERE account_id = $1`+s.db.ForUpdate(), accountID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotEnrolled
+		}
+		if err != nil {
+			return fmt.Errorf("new recovery codes: %w", err)
 		}
 		return s.replaceCodes(ctx, tx, accountID, codes)
 	})

@@ -387,3 +387,68 @@ func TestCheckParallelGuessesStayWithinTheLimit(t *testing.T) {
 		}
 	})
 }
+
+// An admin's reset (Remove) racing the holder's request for new recovery
+// codes: the reset has deleted the credential but not yet committed when
+// the request checks for it. The request must wait for the reset and then
+// find nothing enrolled, not insert codes for a credential that is gone.
+func TestNewRecoveryCodesDoNotOutliveAReset(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		c := newClock()
+		s := newService(t, db, c)
+		enrol(t, s, c, "r1")
+		reset, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{`DELETE FROM totp_recovery_codes WHERE account_id = 'r1'`, `DELETE FROM totp_credentials WHERE account_id = 'r1'`} {
+			if _, err := reset.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { _, err := s.NewRecoveryCodes(ctx, "r1"); done <- err }()
+		waitCtx, stop := context.WithCancel(ctx)
+		select {
+		case err := <-done: // did not wait for the reset at all
+			stop()
+			reset.Rollback()
+			t.Fatalf("NewRecoveryCodes ran through an uncommitted reset: %v", err)
+		case <-waitingForLock(waitCtx, db):
+		}
+		stop()
+		if err := reset.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, totp.ErrNotEnrolled) {
+			t.Fatalf("NewRecoveryCodes after a reset = %v, want ErrNotEnrolled", err)
+		}
+		if n, err := s.RecoveryCodesLeft(ctx, "r1"); err != nil || n != 0 {
+			t.Fatalf("%d recovery codes outlive the reset (%v)", n, err)
+		}
+	})
+}
+
+// waitingForLock is closed once another connection waits for a lock on a
+// TOTP table. On SQLite a second writer cannot begin while a transaction
+// holds the write lock, so it is closed at once.
+func waitingForLock(ctx context.Context, db *sqldb.DB) <-chan struct{} {
+	done := make(chan struct{})
+	if db.Dialect != sqldb.Postgres {
+		close(done)
+		return done
+	}
+	go func() {
+		for ctx.Err() == nil {
+			var n int
+			err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%totp_%'`).Scan(&n)
+			if err == nil && n > 0 {
+				close(done)
+				return
+			}
+		}
+	}()
+	return done
+}

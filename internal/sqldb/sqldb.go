@@ -137,6 +137,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
+	// The file holds personal data: readable by the service's user only,
+	// whatever the umask. SQLite creates -wal and -shm with the database
+	// file's mode, so creating it 0600 first covers them too.
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	// WAL lets readers run beside the single writer; synchronous=NORMAL is
 	// durable across process crashes (the IdP's failure mode) and avoids an
 	// fsync per token; immediate transactions take the write lock up front
@@ -169,6 +175,24 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
 	return &DB{DB: db, Dialect: SQLite, statements: count, location: abs}, nil
+}
+
+// createPrivate creates the database file mode 0600 if it does not exist,
+// and narrows an existing file (and its -wal and -shm) to 0600.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restrict database file: %w", err)
+		}
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
@@ -218,8 +242,48 @@ func openRelaxed(rawURL string) (*sql.DB, error) {
 	return db, nil
 }
 
-// InTx runs fn in a transaction, committing when fn returns nil.
+type txKey struct{}
+
+// WithTx returns a context that carries tx: InTx and Q called with it join
+// tx instead of starting their own, so one service operation spanning
+// several stores commits or rolls back as a whole. On SQLite this is also
+// what keeps such an operation from waiting on its own write lock.
+func WithTx(ctx context.Context, tx *sql.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// TxFrom returns the transaction ctx carries, if any.
+func TxFrom(ctx context.Context) (*sql.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(*sql.Tx)
+	return tx, ok
+}
+
+// Q returns the transaction ctx carries, or the database.
+func (db *DB) Q(ctx context.Context) Querier {
+	if tx, ok := TxFrom(ctx); ok {
+		return tx
+	}
+	return db.DB
+}
+
+// ForUpdate is the row-lock clause for a read that a transaction is going
+// to write back: "FOR UPDATE" on PostgreSQL, where READ COMMITTED would
+// otherwise let two read-modify-writes lose one of the updates; empty on
+// SQLite, whose IMMEDIATE transactions already hold the only write lock.
+func (db *DB) ForUpdate() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil. Inside a
+// transaction carried by ctx (WithTx) it runs fn in that one; the outer
+// caller commits.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if tx, ok := TxFrom(ctx); ok {
+		return fn(tx)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

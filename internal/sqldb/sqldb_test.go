@@ -3,6 +3,8 @@ package sqldb_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/xszz/xszz/internal/sqldb"
@@ -62,5 +64,31 @@ func TestOpenKeepsOddPaths(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database not at %s: %v", path, err)
+	}
+}
+
+// The SQLite file and its -wal and -shm hold personal data: they are
+// readable by the service's user only, even under a permissive umask.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "private.db")
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", filepath.Base(p), mode)
+		}
 	}
 }

@@ -124,9 +124,17 @@ type Policy struct {
 	// HSTS sends Strict-Transport-Security; set it when the service's
 	// public URL is https.
 	HSTS bool
+	// CSP, when set, is sent as the whole Content-Security-Policy instead
+	// of the one built from the fields above: the IdP keeps its own
+	// (form-action '*' for relying parties' callbacks) until it is
+	// tightened on its own.
+	CSP string
 }
 
 func (p Policy) csp() string {
+	if p.CSP != "" {
+		return p.CSP
+	}
 	script := "script-src 'none'"
 	if p.Scripts {
 		script = "script-src 'self'"

@@ -1,0 +1,82 @@
+package idp
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/keys"
+	"github.com/xszz/xszz/idp/oauth"
+	"github.com/xszz/xszz/idp/oauthstore"
+	"github.com/xszz/xszz/idp/otp"
+	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
+)
+
+// The assembled IdP mounts every part and answers with its own headers:
+// its CSP stays exactly as it was before the split until it is tightened
+// on purpose.
+func TestAssembledHeadersAndRoutes(t *testing.T) {
+	db := sqldbtest.OpenSQLite(t)
+	ctx := context.Background()
+	now := time.Now
+	k, err := keys.New(db, keys.Config{EncryptionKey: []byte("0123456789abcdef0123456789abcdef"), EncryptionKeyID: "test", RetainFor: time.Hour}, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clients := client.NewStore(db, client.Hasher{Key: []byte("client-key")}, now, 0)
+	provider, err := oauth.New(oauth.Config{Issuer: "http://127.0.0.1:8080", Secret: []byte("fosite-secret-fosite-secret-0123"),
+		AccessTokenTTL: time.Minute, IDTokenTTL: time.Minute, RefreshTokenTTL: time.Hour, CodeTTL: time.Minute, AccessTokenAlg: "ES256", AllowHTTPLoopback: true},
+		oauthstore.New(db, oauth.ClientGetter(clients), now), clients, k, clients.Hasher(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := account.NewStore(db, now)
+	s, err := New(Deps{
+		Config:   Config{Issuer: "http://127.0.0.1:8080/", FlowKey: []byte("0123456789abcdef0123456789abcdef")},
+		Provider: provider, Keys: k, Accounts: accounts, Clients: clients,
+		Sessions: session.NewStore(db, session.Config{Idle: time.Hour, Absolute: time.Hour}, now),
+		OTP:      otp.New(otp.NewMemoryStore(now), nil, otp.Config{}, now, nil), Identities: &Directory{Accounts: accounts},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for path, status := range map[string]int{
+		"/.well-known/openid-configuration": http.StatusOK, // protocol
+		"/login":                            http.StatusOK, // signin
+		"/register":                         http.StatusOK, // registration
+		"/account":                          http.StatusSeeOther,
+		"/healthz":                          http.StatusOK,
+		"/metrics":                          http.StatusNotFound, // on ops.listen only
+		"/nowhere":                          http.StatusNotFound,
+	} {
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, status)
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); got != csp {
+			t.Errorf("GET %s: CSP %q", path, got)
+		}
+		if resp.Header.Get("Referrer-Policy") != "same-origin" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s: headers %v", path, resp.Header)
+		}
+	}
+	const want = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'"
+	if csp != want {
+		t.Fatalf("the IdP's CSP changed: %q", csp)
+	}
+}

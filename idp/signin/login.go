@@ -1,0 +1,295 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/idpweb"
+	"github.com/xszz/xszz/idp/mfa"
+	"github.com/xszz/xszz/idp/otp"
+	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/internal/phone"
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/web"
+)
+
+func (s *SignIn) loginPage(c echo.Context) error {
+	return idpweb.Render(c, http.StatusOK, "login.html", s.loginData(c, c.QueryParam("flow"), "", false, "", ""))
+}
+
+// loginData fills the login page; the client's name tells the person where
+// they are signing in to.
+func (s *SignIn) loginData(c echo.Context, flowToken, phoneNumber string, sent bool, errMsg, notice string) map[string]any {
+	d := map[string]any{"Title": "登录", "Flow": flowToken, "Phone": phoneNumber, "CodeSent": sent, "Error": errMsg, "Notice": notice}
+	if f, err := s.Flows.Open(flowToken); err == nil {
+		if q, err := url.ParseQuery(f.Query); err == nil {
+			if cl, err := s.Clients.Get(c.Request().Context(), q.Get("client_id")); err == nil {
+				d["ClientName"] = cl.Name
+			}
+		}
+	} else {
+		d["Flow"] = ""
+	}
+	return d
+}
+
+func (s *SignIn) loginSendForm(c echo.Context) error {
+	idpweb.LimitBody(c)
+	raw, flowToken := c.FormValue("phone"), c.FormValue("flow")
+	e164, _, err := s.SendCode(c, raw, otp.PurposeLogin)
+	if err != nil {
+		status, msg := idpweb.SendErrorStatus(err)
+		return idpweb.Render(c, status, "login.html", s.loginData(c, flowToken, raw, false, msg, ""))
+	}
+	// The number goes back into the forms as typed: the code form posts it
+	// again. Only the notice shows it masked.
+	minutes := max(1, int(s.OTP.CodeTTL()/time.Minute))
+	notice := "验证码已发送至 " + phone.Mask(e164) + "，" + strconv.Itoa(minutes) + " 分钟内有效。"
+	return idpweb.Render(c, http.StatusOK, "login.html", s.loginData(c, flowToken, raw, true, "", notice))
+}
+
+func (s *SignIn) loginVerifyForm(c echo.Context) error {
+	idpweb.LimitBody(c)
+	raw, code, flowToken := c.FormValue("phone"), c.FormValue("code"), c.FormValue("flow")
+	next, err := s.completeLogin(c, raw, code, flowToken)
+	if err != nil {
+		var ue *web.Error
+		if !errors.As(err, &ue) || ue.Status >= 500 {
+			return err
+		}
+		return idpweb.Render(c, ue.Status, "login.html", s.loginData(c, flowToken, raw, true, ue.Message, ""))
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// SendCode checks the number and asks for a code; the answer does not
+// depend on whether the number has an account (the SMS gate decides that
+// out of sight).
+func (s *SignIn) SendCode(c echo.Context, raw string, purpose otp.Purpose) (string, time.Duration, error) {
+	ctx := c.Request().Context()
+	e164, err := phone.Normalize(raw)
+	if err != nil {
+		s.Metrics.SMSSent.WithLabelValues(string(purpose), "invalid_phone").Inc()
+		return "", 0, err
+	}
+	if s.Challenge != nil {
+		if err := s.Challenge.Check(c); err != nil {
+			s.Metrics.SMSSent.WithLabelValues(string(purpose), "challenge_failed").Inc()
+			return "", 0, &web.Error{Status: http.StatusBadRequest, Code: "challenge_failed", Message: "请先完成人机验证", Cause: err}
+		}
+	}
+	retry, err := s.OTP.Send(ctx, e164, purpose, c.RealIP())
+	// The refusing limit is a label, so the deployment-wide budget being
+	// hit (an SMS-bombing storm) can be alerted on: result="refused_global".
+	result := "sent"
+	var rl *otp.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		result = "refused_" + rl.Scope
+	case err != nil:
+		result = "error"
+	}
+	s.Metrics.SMSSent.WithLabelValues(string(purpose), result).Inc()
+	s.Events.Record(ctx, audit.Event{Type: "sms.sent", Result: idpweb.Result(err), Reason: idpweb.Reason(err), SubjectID: audit.MaskPhone(e164),
+		IP: c.RealIP(), UserAgent: c.Request().UserAgent(), Detail: map[string]string{"purpose": string(purpose)}})
+	return e164, retry, err
+}
+
+// completeLogin checks the code, starts a fresh SSO session and returns
+// where the browser goes next.
+func (s *SignIn) completeLogin(c echo.Context, raw, code, flowToken string) (string, error) {
+	ctx := c.Request().Context()
+	ip, ua := c.RealIP(), c.Request().UserAgent()
+	fail := func(reason string, subject string, err error) error {
+		s.Metrics.LoginFailures.WithLabelValues(reason).Inc()
+		s.Events.Record(ctx, audit.Event{Type: "login.failure", Result: "failure", Reason: reason, SubjectID: subject, IP: ip, UserAgent: ua})
+		return err
+	}
+	e164, err := phone.Normalize(raw)
+	if err != nil {
+		return "", fail("invalid_phone", "", &web.Error{Status: http.StatusBadRequest, Code: "invalid_phone", Message: phone.UserMessage})
+	}
+	masked := audit.MaskPhone(e164)
+	if err := s.OTP.Verify(ctx, e164, otp.PurposeLogin, code); err != nil {
+		switch {
+		case errors.Is(err, otp.ErrInvalidCode):
+			return "", fail("invalid_code", masked, &web.Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: otp.UserMessage(err)})
+		case errors.Is(err, otp.ErrLocked):
+			var le *otp.LockedError
+			errors.As(err, &le)
+			h := map[string]string{}
+			if le != nil {
+				h["Retry-After"] = strconv.Itoa(int(le.Until.Sub(s.Now()).Seconds()) + 1)
+			}
+			return "", fail("locked", masked, &web.Error{Status: http.StatusTooManyRequests, Code: "locked", Message: otp.UserMessage(err), Header: h})
+		}
+		return "", web.Internal(err)
+	}
+	acc, err := s.Accounts.ByPhone(ctx, e164)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return "", fail("no_account", masked, &web.Error{Status: http.StatusUnauthorized, Code: "no_account", Message: "该手机号尚未开通账号，请联系本单位资助管理员"})
+	}
+	if err != nil {
+		return "", web.Internal(err)
+	}
+	switch acc.Status {
+	case account.StatusActive:
+	case account.StatusPending:
+		return "", fail("pending", acc.ID, &web.Error{Status: http.StatusForbidden, Code: "account_pending", Message: "账号正在等待管理员审核"})
+	default:
+		return "", fail("disabled", acc.ID, &web.Error{Status: http.StatusForbidden, Code: "account_disabled", Message: "账号已停用，请联系本单位资助管理员"})
+	}
+	// Accounts that need a second factor get no session yet
+	// (secondfactor.go).
+	if next, parked, err := s.secondFactor(c, acc, flowToken); parked {
+		return next, err
+	}
+	return s.startSession(c, acc, []string{mfa.AMRSMS}, flowToken)
+}
+
+// startSession completes a sign-in with the factors in amr: it activates a
+// provisioned account, starts a fresh SSO session and returns where the
+// browser goes next.
+func (s *SignIn) startSession(c echo.Context, acc *account.Account, amr []string, flowToken string) (string, error) {
+	ctx := c.Request().Context()
+	ip, ua := c.RealIP(), c.Request().UserAgent()
+	if err := s.Accounts.MarkSignedIn(ctx, acc.ID); err != nil {
+		return "", web.Internal(err)
+	}
+	// A new session id at every sign-in: a cookie planted earlier is
+	// worthless afterwards.
+	if old := s.cookie.Value(c); old != "" {
+		if err := s.Sessions.Delete(ctx, session.Hash(old)); err != nil {
+			return "", web.Internal(err)
+		}
+	}
+	token, sess, err := s.Sessions.Create(ctx, acc.ID, amr, ip, ua)
+	if err != nil {
+		return "", web.Internal(err)
+	}
+	s.cookie.Set(c, token, sess.ExpiresAt)
+	s.Events.Record(ctx, audit.Event{Type: "login.success", Result: "success", ActorID: acc.ID, SubjectID: acc.ID, OrgID: acc.OrgID, IP: ip, UserAgent: ua,
+		Detail: map[string]string{"amr": strings.Join(amr, " ")}})
+	if _, err := s.Flows.Open(flowToken); err == nil {
+		return "/oauth2/auth/resume?flow=" + url.QueryEscape(flowToken), nil
+	}
+	return "/", nil
+}
+
+// --- JSON API
+
+type sendRequest struct {
+	Phone   string `json:"phone"`
+	Purpose string `json:"purpose"`
+}
+
+func (s *SignIn) apiSMSSend(c echo.Context) error {
+	var req sendRequest
+	if err := idpweb.BindJSON(c, &req); err != nil {
+		return err
+	}
+	purpose := otp.Purpose(req.Purpose)
+	if req.Purpose == "" {
+		purpose = otp.PurposeLogin
+	}
+	if purpose != otp.PurposeLogin && purpose != otp.PurposeRegister {
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_purpose", Message: "不支持的验证码用途"}
+	}
+	_, retry, err := s.SendCode(c, req.Phone, purpose)
+	if err != nil {
+		status, msg := idpweb.SendErrorStatus(err)
+		ue := &web.Error{Status: status, Code: idpweb.Reason(err), Message: msg, Cause: err}
+		var rl *otp.RateLimitError
+		if errors.As(err, &rl) {
+			ue.Header = map[string]string{"Retry-After": strconv.Itoa(int((rl.RetryAfter + time.Second - 1) / time.Second))}
+		}
+		return ue
+	}
+	return c.JSON(http.StatusOK, map[string]int{"retry_after": int((retry + time.Second - 1) / time.Second)})
+}
+
+type loginRequest struct {
+	Phone string `json:"phone"`
+	Code  string `json:"code"`
+	Flow  string `json:"flow,omitempty"`
+}
+
+func (s *SignIn) apiLogin(c echo.Context) error {
+	var req loginRequest
+	if err := idpweb.BindJSON(c, &req); err != nil {
+		return err
+	}
+	next, err := s.completeLogin(c, req.Phone, req.Code, req.Flow)
+	if err != nil {
+		return err
+	}
+	if body, parked := mfaAnswer(c, next); parked {
+		return c.JSON(http.StatusOK, body)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"redirect_to": next})
+}
+
+func (s *SignIn) apiLogout(c echo.Context) error {
+	s.SignOut(c)
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *SignIn) apiSession(c echo.Context) error {
+	sso, id := s.Browser.Current(c)
+	if sso == nil {
+		return c.JSON(http.StatusOK, map[string]any{"authenticated": false})
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"authenticated": true, "name": id.Account.Name, "phone": phone.Mask(id.Account.Phone),
+		"auth_time": sso.AuthTime.Unix(), "expires_at": sso.ExpiresAt.Unix(),
+	})
+}
+
+// SignOut signs the browser out and ends the grants made in its
+// session.
+func (s *SignIn) SignOut(c echo.Context) (*session.Session, error) {
+	ctx := c.Request().Context()
+	defer s.cookie.Clear(c)
+	token := s.cookie.Value(c)
+	if token == "" {
+		return nil, nil
+	}
+	sso, err := s.Sessions.Lookup(ctx, token)
+	if err != nil {
+		return nil, nil
+	}
+	if err := s.EndSession(ctx, sso.ID, sso.AccountID); err != nil {
+		return sso, err
+	}
+	s.Events.Record(ctx, audit.Event{Type: "logout", Result: "success", ActorID: sso.AccountID, SubjectID: sso.AccountID, IP: c.RealIP(), UserAgent: c.Request().UserAgent()})
+	return sso, nil
+}
+
+// EndSession ends one SSO session: the session row, the grants made in it,
+// and (by back-channel logout) the relying parties that received tokens in
+// it. The clients are listed before anything is deleted.
+func (s *SignIn) EndSession(ctx context.Context, sid, accountID string) error {
+	clients, err := s.Grants.ClientsOfSession(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if err := s.Sessions.Delete(ctx, sid); err != nil {
+		return err
+	}
+	if err := s.Grants.RevokeSession(ctx, sid); err != nil {
+		return err
+	}
+	if s.Notifier != nil && len(clients) > 0 {
+		s.Notifier.Notify(ctx, clients, accountID, sid)
+	}
+	return nil
+}
