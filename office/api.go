@@ -52,6 +52,7 @@ func (s *Service) mountAPI(e *echo.Echo) {
 	small := web.LimitBody(64 << 10)
 	api := e.Group("/api/v1", s.requireToken)
 	api.GET("/me", s.apiMe)
+	api.PUT("/me/show-phone", s.apiShowPhone, small)
 	api.GET("/contacts", s.apiContacts)
 	api.GET("/contacts/above", s.apiContactsAbove)
 	api.GET("/contacts/export.csv", s.apiContactsCSV)
@@ -133,6 +134,34 @@ func (s *Service) apiMe(c echo.Context) error {
 		"sub": v.Sub, "name": v.Name, "roles": v.Roles,
 		"org": map[string]any{"id": v.OrgID, "name": v.OrgName, "level": v.Level, "path": directory.PathIDs(v.Path)},
 	})
+}
+
+// apiShowPhone records the caller's choice to show their full number to
+// everyone who can see them in the contacts.
+func (s *Service) apiShowPhone(c echo.Context) error {
+	var in struct {
+		Show *bool `json:"show"`
+	}
+	if err := decodeJSON(c, &in, false); err != nil {
+		return err
+	}
+	if in.Show == nil {
+		return badRequest("请给出 show（true 或 false）")
+	}
+	if err := s.setShowPhone(c, *in.Show); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"show": *in.Show})
+}
+
+func (s *Service) setShowPhone(c echo.Context, show bool) error {
+	err := s.dir.SetShowPhone(c.Request().Context(), viewerOf(c).Sub, show)
+	if errors.Is(err, directory.ErrNotFound) {
+		// Not synced yet: the next sync (asked for now) brings the person.
+		s.requestSync()
+		return web.Errorf(http.StatusConflict, "conflict", "通讯录正在同步，请稍后再试")
+	}
+	return err
 }
 
 func (s *Service) apiContacts(c echo.Context) error {

@@ -3,6 +3,7 @@ package office
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -93,7 +94,7 @@ func (s *Service) render(c echo.Context, name, title, section string, data any) 
 
 var flashes = map[string]string{
 	"published": "通知已发布", "forwarded": "通知已转发", "confirmed": "已确认收到", "reminded": "已提醒未读人员",
-	"created": "活动已创建", "registered": "报名成功", "checkedin": "签到成功",
+	"created": "活动已创建", "saved": "已保存", "registered": "报名成功", "checkedin": "签到成功",
 }
 
 func flash(k string) string { return flashes[k] }
@@ -137,6 +138,12 @@ func (s *Service) mountPages(e *echo.Echo, pages *template.Template) {
 	g.GET("/activities/:id/coverage.csv", s.apiCoverageCSV)
 	g.GET("/contacts", s.contactsPage)
 	g.POST("/contacts/:id/reveal", s.revealForm)
+	g.POST("/contacts/show-phone", func(c echo.Context) error {
+		if err := s.setShowPhone(c, c.FormValue("show") == "1"); err != nil {
+			return err
+		}
+		return back(c, "/contacts", "saved")
+	})
 	g.GET("/contacts/export.csv", s.apiContactsCSV)
 }
 
@@ -540,10 +547,14 @@ func (s *Service) contactsPage(c echo.Context) error {
 		return err
 	}
 	var next string
-	if len(list) == 50 {
+	if len(list) == 50 && q.Text == "" {
 		next = list[len(list)-1].ID
 	}
-	return s.render(c, "contacts.html", "通讯录", "/contacts", map[string]any{"List": list, "Above": above, "Children": children, "Q": q, "Next": next})
+	me, err := s.dir.Person(ctx, v.Sub)
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return err
+	}
+	return s.render(c, "contacts.html", "通讯录", "/contacts", map[string]any{"List": list, "Above": above, "Children": children, "Q": q, "Next": next, "ShowPhone": me.ShowPhone})
 }
 
 // revealForm records the reveal and shows the number on the list page.

@@ -285,6 +285,16 @@ func TestOfficeAPI(t *testing.T) {
 		if err := sys.app.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM office_phone_reveals WHERE viewer_id = $1 AND person_id = $2`, w.countyAdmin.ID, w.schoolStaff.ID).Scan(&reveals); err != nil || reveals != 1 {
 			t.Errorf("recorded reveals: %d %v", reveals, err)
 		}
+		// A person who chooses to show their number shows it to colleagues.
+		if r := off.call(t, http.MethodPut, "/api/v1/me/show-phone", school, "application/json", `{"show":true}`); r.Status != http.StatusOK {
+			t.Errorf("show phone: %s", r)
+		}
+		if r := off.get(t, "/api/v1/contacts?q=九中", county); !strings.Contains(r.Body, w.schoolStaff.Phone) {
+			t.Errorf("a shown number is masked: %s", r)
+		}
+		if r := off.call(t, http.MethodPut, "/api/v1/me/show-phone", school, "application/json", `{"show":"yes"}`); r.Status != http.StatusBadRequest {
+			t.Errorf("show phone with a string: %s", r)
+		}
 		if r := off.get(t, "/api/v1/contacts/above", school); r.Status != http.StatusOK || !strings.Contains(r.Body, "玄县管") {
 			t.Errorf("contact points above the school: %s", r)
 		}
