@@ -107,7 +107,7 @@ func (a *sdkAuth) build(ctx context.Context) error {
 		w, err := web.New(p, &web.Config{
 			ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret,
 			RedirectURL: a.cfg.URL + "/callback", PostLogoutRedirectURL: a.cfg.URL + "/",
-			Scopes: Scopes, CookieKey: key, Store: a.store, Now: a.now,
+			Scopes: Scopes, CookieKey: key, CookieName: "xszz-cockpit", Store: a.store, Now: a.now,
 		})
 		if err != nil {
 			return fmt.Errorf("web sign-in: %w", err)

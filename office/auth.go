@@ -46,7 +46,7 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 	auth, err := sdkweb.New(p, &sdkweb.Config{
 		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
 		RedirectURL: s.cfg.URL + "/callback", PostLogoutRedirectURL: s.cfg.URL + "/",
-		CookieKey: key, Now: s.d.Now,
+		CookieKey: key, CookieName: "xszz-office", Now: s.d.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("office: sign-in: %w", err)
