@@ -5,6 +5,9 @@ package main
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -39,5 +42,173 @@ func TestBearerEndpointsRefuseRefreshTokens(t *testing.T) {
 		if r := sys.userinfo(t, http.MethodGet, tok.RefreshToken); r.Status != http.StatusUnauthorized {
 			t.Errorf("userinfo with the refresh token: %s, want 401", r)
 		}
+	})
+}
+
+// clientCredentials gets a client_credentials access token for c.
+func (c *rp) clientCredentials(t *testing.T, extra url.Values) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}}
+	for k, v := range extra {
+		form[k] = v
+	}
+	r := c.tokenEndpoint(form)
+	if r.Status != http.StatusOK {
+		t.Fatalf("client_credentials: %s", r)
+	}
+	return r.json(t)["access_token"].(string)
+}
+
+// postWith posts a form to the IdP with the given headers.
+func (s *system) postWith(t *testing.T, path string, form url.Values, edit func(*http.Request)) reply {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if edit != nil {
+		edit(req)
+	}
+	return send(t, http.DefaultClient, req)
+}
+
+// Clients authenticate as RFC 6749 §2.3 allows: a secret by Basic or in
+// the form, whichever the client library prefers, unless the client was
+// registered strictly; no credentials at all is invalid_client (§5.2).
+func TestClientAuthentication(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := sharedSystem(t, be)
+		basic := sys.newRP(t)
+		post := sys.newRP(t, func(s *client.Spec) { s.AuthMethod = client.AuthSecretPost })
+		strictPost := sys.newRP(t, func(s *client.Spec) { s.AuthMethod, s.StrictAuthMethod = client.AuthSecretPost, true })
+		cc := url.Values{"grant_type": {"client_credentials"}}
+		withPost := func(c *rp) url.Values {
+			return url.Values{"grant_type": {"client_credentials"}, "client_id": {c.id}, "client_secret": {c.secret}}
+		}
+		for _, tc := range []struct {
+			name      string
+			form      url.Values
+			basic     *rp
+			status    int
+			code      string
+			challenge bool
+		}{
+			{"no client authentication at all", cc, nil, http.StatusUnauthorized, "invalid_client", false},
+			{"a client_secret_basic client sends its secret in the form", withPost(basic), nil, http.StatusOK, "", false},
+			{"a client_secret_post client sends its secret by Basic", cc, post, http.StatusOK, "", false},
+			{"a strictly client_secret_post client tries Basic", cc, strictPost, http.StatusUnauthorized, "invalid_client", true},
+			{"a strictly client_secret_post client sends its secret in the form", withPost(strictPost), nil, http.StatusOK, "", false},
+			{"Basic and the form in one request", withPost(basic), basic, http.StatusBadRequest, "invalid_request", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := sys.postWith(t, "/oauth2/token", tc.form, func(req *http.Request) {
+					if tc.basic != nil {
+						req.SetBasicAuth(url.QueryEscape(tc.basic.id), url.QueryEscape(tc.basic.secret))
+					}
+				})
+				if tc.status == http.StatusOK {
+					if r.Status != http.StatusOK {
+						t.Fatalf("want a token: %s", r)
+					}
+					return
+				}
+				wantOAuthError(t, r, tc.status, tc.code)
+				if got := r.Header.Get("WWW-Authenticate"); tc.challenge != strings.HasPrefix(got, "Basic") {
+					t.Errorf("WWW-Authenticate %q, want a Basic challenge: %v", got, tc.challenge)
+				}
+			})
+		}
+		t.Run("a wrong secret by Basic is 401 with a Basic challenge", func(t *testing.T) {
+			r := sys.postAs(t, basic.id, "wrong", "/oauth2/token", url.Values{"grant_type": {"client_credentials"}})
+			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+			if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("no Basic challenge: %v", r.Header)
+			}
+		})
+		t.Run("discovery advertises both ways of sending a secret", func(t *testing.T) {
+			d := sys.browser(t).get("/.well-known/openid-configuration").json(t)
+			for _, key := range []string{"token_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
+				got := toStrings(d[key])
+				if !slices.Contains(got, client.AuthSecretBasic) || !slices.Contains(got, client.AuthSecretPost) {
+					t.Errorf("%s = %v", key, got)
+				}
+			}
+		})
+	})
+}
+
+// Introspection (RFC 7662): a caller that fails to authenticate hears
+// 401 invalid_client, not "inactive"; an authenticated caller learns only
+// about tokens issued to it or meant for it, with aud, token_type and
+// client_id.
+func TestIntrospectionIsForTheTokensAudience(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := sharedSystem(t, be)
+		resource := sys.newRP(t, func(s *client.Spec) { s.Name = "资源服务" })
+		// plain's tokens are for itself (the default audience), caller's
+		// for the resource server.
+		plain := sys.newRP(t)
+		caller := sys.newRP(t, func(s *client.Spec) { s.Audience = []string{resource.id} })
+		bystander := sys.newRP(t)
+		own := plain.clientCredentials(t, nil)
+		forResource := caller.clientCredentials(t, url.Values{"audience": {resource.id}})
+
+		t.Run("a wrong or missing secret is 401 invalid_client", func(t *testing.T) {
+			for _, tc := range []struct {
+				name      string
+				id, sec   string
+				challenge bool
+			}{
+				{"wrong secret", caller.id, "wrong-secret", true},
+				{"unknown client", "no-such-client", caller.secret, true},
+				{"no client authentication", "", "", false},
+			} {
+				r := sys.postAs(t, tc.id, tc.sec, "/oauth2/introspect", url.Values{"token": {forResource}})
+				wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+				if got := r.Header.Get("WWW-Authenticate"); tc.challenge != strings.HasPrefix(got, "Basic") {
+					t.Errorf("%s: WWW-Authenticate %q", tc.name, got)
+				}
+			}
+		})
+		t.Run("a public client cannot introspect", func(t *testing.T) {
+			pub := sys.newRP(t, func(s *client.Spec) { s.Public = true })
+			wantOAuthError(t, sys.postAs(t, pub.id, "", "/oauth2/introspect", url.Values{"token": {own}}), http.StatusUnauthorized, "invalid_client")
+		})
+		t.Run("the client the token was issued to, by Basic or in the form", func(t *testing.T) {
+			for _, r := range []reply{
+				sys.postAs(t, plain.id, plain.secret, "/oauth2/introspect", url.Values{"token": {own}}),
+				sys.postAs(t, plain.id, "", "/oauth2/introspect", url.Values{"token": {own}, "client_secret": {plain.secret}}),
+			} {
+				m := r.json(t)
+				if r.Status != http.StatusOK || m["active"] != true || m["client_id"] != plain.id || m["token_type"] != "Bearer" ||
+					!slices.Equal(toStrings(m["aud"]), []string{plain.id}) {
+					t.Errorf("own token: %s", r)
+				}
+			}
+		})
+		t.Run("the resource server in the token's audience", func(t *testing.T) {
+			m := resource.introspect(forResource)
+			if m["active"] != true || m["client_id"] != caller.id || !slices.Equal(toStrings(m["aud"]), []string{resource.id}) {
+				t.Errorf("token for the resource: %v", m)
+			}
+		})
+		t.Run("any other client learns nothing", func(t *testing.T) {
+			for name, tok := range map[string]string{"plain's own token": own, "token for the resource": forResource} {
+				if m := bystander.introspect(tok); len(m) != 1 || m["active"] != false {
+					t.Errorf("%s introspected by a bystander: %v", name, m)
+				}
+			}
+			if m := resource.introspect(own); m["active"] != false {
+				t.Errorf("plain's own token introspected by the resource: %v", m)
+			}
+		})
+		t.Run("a refresh token only to its own client", func(t *testing.T) {
+			c := sys.newRP(t, func(s *client.Spec) { s.Audience = []string{resource.id} })
+			tok, _ := c.signIn(sys.browser(t), sys.newAccount(t))
+			if m := c.introspect(tok.RefreshToken); m["active"] != true || m["token_type"] != "refresh_token" || m["client_id"] != c.id {
+				t.Errorf("own refresh token: %v", m)
+			}
+			if m := resource.introspect(tok.RefreshToken); m["active"] != false {
+				t.Errorf("refresh token introspected by the resource: %v", m)
+			}
+		})
 	})
 }
