@@ -212,3 +212,43 @@ func TestIntrospectionIsForTheTokensAudience(t *testing.T) {
 		})
 	})
 }
+
+// PKCE is required of every client (OAuth 2.1, SECURITY.md #19), not only
+// public ones; a legacy confidential client registered with
+// --allow-no-pkce is the one exception.
+func TestPKCEForEveryClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := sharedSystem(t, be)
+		withoutPKCE := func(c *rp) string {
+			u, _ := url.Parse(c.authURL().url)
+			q := u.Query()
+			q.Del("code_challenge")
+			q.Del("code_challenge_method")
+			return "/oauth2/auth?" + q.Encode()
+		}
+		t.Run("a confidential client without a code_challenge is refused", func(t *testing.T) {
+			c := sys.newRP(t)
+			q := callback(t, sys.browser(t).visit(withoutPKCE(c)), callbackURL)
+			if q.Get("error") != "invalid_request" || q.Get("code") != "" {
+				t.Fatalf("authorization without PKCE: %v", q)
+			}
+		})
+		t.Run("a client registered with allow-no-pkce signs in without it", func(t *testing.T) {
+			c := sys.newRP(t, func(s *client.Spec) { s.AllowNoPKCE = true })
+			q := callback(t, sys.browser(t).authorize(withoutPKCE(c), sys.newAccount(t)), callbackURL)
+			if q.Get("code") == "" {
+				t.Fatalf("no code: %v", q)
+			}
+			tok, err := c.oauth.Exchange(c.ctx, q.Get("code"))
+			if err != nil || tok.AccessToken == "" {
+				t.Fatalf("exchange without a verifier: %v", err)
+			}
+		})
+		t.Run("a public client cannot be exempted", func(t *testing.T) {
+			spec := client.Spec{Name: "x", RedirectURIs: []string{callbackURL}, Public: true, AllowNoPKCE: true}
+			if err := spec.Validate(true); err == nil {
+				t.Fatal("a public client without PKCE was accepted")
+			}
+		})
+	})
+}
