@@ -4,13 +4,17 @@ package main
 // authenticate, PKCE for everyone, and repeated parameters.
 
 import (
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/xszz/xszz/internal/testenv"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
@@ -251,4 +255,102 @@ func TestPKCEForEveryClient(t *testing.T) {
 			}
 		})
 	})
+}
+
+// Token, introspection and revocation requests (RFC 6749 §3.1: "Request
+// and response parameters MUST NOT be included more than once") and
+// logout requests with a parameter given twice are refused, not decided
+// by whichever copy a parser happens to read.
+func TestRepeatedParametersAreRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := sharedSystem(t, be)
+		c := sys.newRP(t)
+		tok := c.clientCredentials(t, nil)
+		for _, tc := range []struct {
+			name, path string
+			form       url.Values
+		}{
+			{"grant_type twice", "/oauth2/token", url.Values{"grant_type": {"client_credentials", "client_credentials"}}},
+			{"grant_type twice, differently", "/oauth2/token", url.Values{"grant_type": {"client_credentials", "authorization_code"}}},
+			{"scope twice", "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"", "directory"}}},
+			{"token twice at introspection", "/oauth2/introspect", url.Values{"token": {tok, "other"}}},
+			{"token twice at revocation", "/oauth2/revoke", url.Values{"token": {"other", tok}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantOAuthError(t, c.sys.postAs(t, c.id, c.secret, tc.path, tc.form), http.StatusBadRequest, "invalid_request")
+			})
+		}
+		t.Run("a parameter in both the query and the body", func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, sys.url+"/oauth2/token?grant_type=authorization_code", strings.NewReader("grant_type=client_credentials"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+			wantOAuthError(t, send(t, http.DefaultClient, req), http.StatusBadRequest, "invalid_request")
+		})
+		if !c.active(tok) {
+			t.Errorf("the token was revoked by a request with the token parameter twice")
+		}
+		t.Run("logout with post_logout_redirect_uri twice", func(t *testing.T) {
+			r := sys.browser(t).get("/oauth2/logout?" + url.Values{"client_id": {c.id},
+				"post_logout_redirect_uri": {"https://rp.example.test/bye", "https://evil.example/"}}.Encode())
+			if r.Status != http.StatusBadRequest || r.Header.Get("Location") != "" {
+				t.Fatalf("logout with a repeated parameter: %s", r)
+			}
+		})
+	})
+}
+
+// zeros is an endless body of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A protocol endpoint refuses a huge body by its declared length before
+// reading it, and never parses multipart, so nothing is spooled to disk.
+// The test runs alone (not in parallel) because it watches TMPDIR.
+func TestProtocolBodiesAreSmall(t *testing.T) {
+	for _, be := range []backend{sqliteBackend, postgresBackend} {
+		t.Run(string(be), func(t *testing.T) {
+			if be == postgresBackend {
+				testenv.Postgres(t)
+			}
+			sys := sharedSystem(t, be)
+			c := sys.newRP(t)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			const huge = 64 << 20
+			for _, path := range []string{"/userinfo", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/oauth2/auth"} {
+				t.Run("a 64 MiB multipart upload to "+path, func(t *testing.T) {
+					head := "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n"
+					req, _ := http.NewRequest(http.MethodPost, sys.url+path, io.MultiReader(strings.NewReader(head), io.LimitReader(zeros{}, huge)))
+					req.ContentLength = int64(len(head)) + huge
+					req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+					req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+					if r := send(t, http.DefaultClient, req); r.Status != http.StatusRequestEntityTooLarge {
+						t.Errorf("status %d, want 413: %s", r.Status, r)
+					}
+				})
+				t.Run("a small multipart form to "+path, func(t *testing.T) {
+					body := "--b\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--b--\r\n"
+					req, _ := http.NewRequest(http.MethodPost, sys.url+path, strings.NewReader(body))
+					req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+					req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+					if r := send(t, http.DefaultClient, req); r.Status != http.StatusBadRequest {
+						t.Errorf("status %d, want 400: %s", r.Status, r)
+					}
+				})
+			}
+			t.Run("a streamed body over the limit", func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodPost, sys.url+"/oauth2/token", io.MultiReader(strings.NewReader("grant_type=client_credentials&x="), io.LimitReader(zeros{}, 1<<20)))
+				req.ContentLength = -1
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+				if r := send(t, http.DefaultClient, req); r.Status != http.StatusRequestEntityTooLarge {
+					t.Errorf("status %d, want 413: %s", r.Status, r)
+				}
+			})
+			if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+				t.Errorf("the temporary directory holds %d entries (%v): request bodies were spooled to disk", len(left), err)
+			}
+		})
+	}
 }
