@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/xszz/xszz/cockpit/dash"
@@ -30,6 +31,9 @@ type Config struct {
 	// Audience is the audience access tokens for the API must carry
 	// (cockpit.audience); default ClientID.
 	Audience string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (http.trusted_proxies).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are what the cockpit is built from.

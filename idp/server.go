@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -78,6 +79,9 @@ type Config struct {
 	// TOTPRequiredFor says who must pass a second factor: MFAForAdmin
 	// (default), MFAForAll or MFAForNone.
 	TOTPRequiredFor string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (web.ClientIP).
+	TrustedProxies []netip.Prefix
 }
 
 // Keyset serves the public keys.
@@ -258,7 +262,7 @@ func New(d Deps) (*Server, error) {
 
 // Handler returns the IdP's HTTP handler.
 func (s *Server) Handler() http.Handler {
-	e := web.New(web.Site{Name: "全国学生资助统一身份认证", Log: s.Log, Policy: web.Policy{CSP: csp}, Pages: idpweb.Pages()})
+	e := web.New(web.Site{Name: "全国学生资助统一身份认证", Log: s.Log, Policy: web.Policy{CSP: csp}, Pages: idpweb.Pages(), TrustedProxies: s.Config.TrustedProxies})
 	e.Use(s.metrics.middleware)
 	s.Register(e)
 	return e

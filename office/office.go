@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,9 @@ type Config struct {
 	ClientID, ClientSecret string
 	// Files is the folder for attachments (office.files).
 	Files string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (http.trusted_proxies).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are what the office is built from.
@@ -66,7 +70,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 // Handler returns the office's HTTP handler.
 func (s *Service) Handler() http.Handler {
 	const site = "全国学生资助办公系统"
-	e := web.New(web.Site{Name: site, Log: s.d.Log})
+	e := web.New(web.Site{Name: site, Log: s.d.Log, TrustedProxies: s.cfg.TrustedProxies})
 	web.Health(e, s.d.Log, map[string]func(context.Context) error{"database": s.d.DB.Ping})
 	pages := web.Layout()
 	e.GET("/", func(c echo.Context) error {
