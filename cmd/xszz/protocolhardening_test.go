@@ -4,6 +4,7 @@ package main
 // authenticate, PKCE for everyone, and repeated parameters.
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/xszz/xszz/internal/testenv"
+	"github.com/xszz/xszz/sdk"
+	"github.com/xszz/xszz/sdk/introspect"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
@@ -289,6 +292,19 @@ func TestRepeatedParametersAreRefused(t *testing.T) {
 		if !c.active(tok) {
 			t.Errorf("the token was revoked by a request with the token parameter twice")
 		}
+		t.Run("consent with decision twice", func(t *testing.T) {
+			u := sys.newRP(t, func(s *client.Spec) { s.Trusted = false })
+			b := sys.browser(t)
+			_, flow := flowOf(b.visit(u.authURL().url))
+			page, flow := flowOf(b.visit(b.signIn(sys.newAccount(t), flow)))
+			if page != "/consent" {
+				t.Fatalf("want the consent page, got %q", page)
+			}
+			r := b.postForm("/consent", url.Values{"flow": {flow}, "decision": {"deny", "allow"}})
+			if r.Status != http.StatusBadRequest || r.Header.Get("Location") != "" {
+				t.Fatalf("consent with a repeated decision: %s", r)
+			}
+		})
 		t.Run("logout with post_logout_redirect_uri twice", func(t *testing.T) {
 			r := sys.browser(t).get("/oauth2/logout?" + url.Values{"client_id": {c.id},
 				"post_logout_redirect_uri": {"https://rp.example.test/bye", "https://evil.example/"}}.Encode())
@@ -353,4 +369,33 @@ func TestProtocolBodiesAreSmall(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The SDK's introspection client against the real IdP: its own tokens are
+// active; a typo'd secret is an error the integrator sees, not every token
+// reported inactive.
+func TestSDKIntrospectionAgainstTheIdP(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := sharedSystem(t, be)
+		c := sys.newRP(t)
+		tok := c.clientCredentials(t, nil)
+		p, err := sdk.NewProvider(context.Background(), sys.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good, err := introspect.New(p, &introspect.Config{ClientID: c.id, ClientSecret: c.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := good.Introspect(context.Background(), tok); err != nil || !res.Active || res.ClientID != c.id || res.TokenType != "Bearer" {
+			t.Errorf("own token: %+v %v", res, err)
+		}
+		bad, err := introspect.New(p, &introspect.Config{ClientID: c.id, ClientSecret: c.secret + "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := bad.Introspect(context.Background(), tok); err == nil {
+			t.Errorf("a wrong secret answered %+v, want an error", res)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
@@ -81,13 +82,13 @@ func clientForm(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // browserForm guards the endpoints a browser is sent to (authorization,
-// logout): refusals are pages, since there is no verified redirect yet.
+// logout, consent): refusals are pages, since there is no verified redirect yet.
 // The authorization endpoint checks repeated parameters itself, so that
 // once client_id and redirect_uri are known to be single and registered,
 // the client hears of the others by redirect (RFC 6749 §4.1.2.1).
 func browserForm(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		status, err := readForm(c.Request(), c.Response(), c.Path() == oauth.PathLogout)
+		status, err := readForm(c.Request(), c.Response(), !strings.HasPrefix(c.Path(), oauth.PathAuthorize))
 		if err == nil {
 			return next(c)
 		}

@@ -108,7 +108,7 @@ func (s *Protocol) Register(e *echo.Echo) {
 	e.GET(oauth.PathLogout, s.logout, browserForm)
 	e.POST(oauth.PathLogout, s.logout, browserForm)
 	e.GET("/consent", s.consentPage)
-	e.POST("/consent", s.consentSubmit, same)
+	e.POST("/consent", s.consentSubmit, same, browserForm)
 }
 
 // factorsSatisfy says whether a live session is strong enough for an
