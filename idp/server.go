@@ -296,7 +296,11 @@ func (s *Server) formTargets(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		tok := c.QueryParam("flow")
-		if tok == "" && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		// The login page's posts re-render it with its flow in the form.
+		// Other posts answer with redirects, whose own CSP does not
+		// matter, and their bodies are left to the handlers' limits.
+		if tok == "" && r.Method == http.MethodPost && (r.URL.Path == "/login" || r.URL.Path == "/login/send") &&
+			strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			tok = c.FormValue("flow")
 		}
 		if tok == "" && strings.HasPrefix(r.URL.Path, "/login/totp") {
