@@ -58,8 +58,13 @@ type Client struct {
 	StrictAuthMethod bool `json:"strict_auth_method,omitempty"`
 	// AllowNoPKCE exempts a legacy confidential relying party that cannot
 	// send a code_challenge; every other client must use PKCE (S256).
-	AllowNoPKCE bool      `json:"allow_no_pkce,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	AllowNoPKCE bool `json:"allow_no_pkce,omitempty"`
+	// DirectoryRoot is the unit whose subtree the client may read through
+	// the SCIM directory (scope "directory"); empty means none.
+	DirectoryRoot string `json:"directory_root,omitempty"`
+	// DirectoryFullPhones lets the directory show phone numbers unmasked.
+	DirectoryFullPhones bool      `json:"directory_full_phones,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
 
 	jwks *josev3.JSONWebKeySet
 }
@@ -186,6 +191,10 @@ type Spec struct {
 	// AllowNoPKCE exempts a confidential client from PKCE (legacy
 	// relying parties only).
 	AllowNoPKCE bool
+	// DirectoryRoot and DirectoryFullPhones configure the SCIM directory
+	// for clients with the "directory" scope.
+	DirectoryRoot       string
+	DirectoryFullPhones bool
 }
 
 // KnownScopes are the scopes the IdP understands.
@@ -221,6 +230,18 @@ func (s *Spec) Validate(allowHTTP bool) error {
 		if !slices.Contains(KnownScopes, sc) {
 			return fmt.Errorf("scope %q is not known (%s)", sc, strings.Join(KnownScopes, " "))
 		}
+	}
+	if slices.Contains(s.Scopes, "directory") {
+		// The directory is read by a platform acting for itself, never
+		// on behalf of a user, and only within the subtree it was given.
+		if s.Public || !slices.Contains(s.GrantTypes, "client_credentials") {
+			return errors.New("the directory scope needs a confidential client with client_credentials")
+		}
+		if strings.TrimSpace(s.DirectoryRoot) == "" {
+			return errors.New("the directory scope needs a directory root (the unit whose subtree it may read)")
+		}
+	} else if s.DirectoryRoot != "" || s.DirectoryFullPhones {
+		return errors.New("a directory root is only for clients with the directory scope")
 	}
 	if slices.Contains(s.GrantTypes, "authorization_code") && len(s.RedirectURIs) == 0 {
 		return errors.New("a client using authorization_code needs at least one redirect URI")
@@ -447,6 +468,8 @@ func (s *Store) fromSpec(id string, spec Spec) *Client {
 		BackchannelLogoutURI:    spec.BackchannelLogoutURI,
 		StrictAuthMethod:        spec.StrictAuthMethod,
 		AllowNoPKCE:             spec.AllowNoPKCE,
+		DirectoryRoot:           spec.DirectoryRoot,
+		DirectoryFullPhones:     spec.DirectoryFullPhones,
 		CreatedAt:               s.now().UTC().Truncate(time.Second),
 	}
 	if len(c.Audience) == 0 {
