@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -36,6 +37,9 @@ type Config struct {
 	// Audience is the audience access tokens for the API must carry
 	// (cockpit.audience); default ClientID.
 	Audience string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (http.trusted_proxies).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are what the cockpit is built from.

@@ -22,7 +22,7 @@ const site = "全国学生资助大数据平台 · 数字驾驶舱"
 
 // Handler returns the cockpit's HTTP handler.
 func (s *Service) Handler() http.Handler {
-	e := web.New(web.Site{Name: site, Log: s.d.Log, Policy: web.Policy{Scripts: true}, BodyLimit: 64 << 10})
+	e := web.New(web.Site{Name: site, Log: s.d.Log, Policy: web.Policy{Scripts: true}, BodyLimit: 64 << 10, TrustedProxies: s.cfg.TrustedProxies})
 	web.Health(e, s.d.Log, map[string]func(context.Context) error{"database": s.d.DB.Ping})
 	api := e.Group("/api/v1", s.bearer)
 	api.GET("/dashboards/:name", s.apiDashboard)

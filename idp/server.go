@@ -12,7 +12,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,10 +64,13 @@ type (
 	GrantLister = identity.GrantLister
 )
 
-// csp is the IdP's Content-Security-Policy: form-action allows any origin
-// because the consent and logout pages post onwards to relying parties'
-// callbacks.
-const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'"
+// csp is the IdP's Content-Security-Policy. Forms post to the IdP only;
+// a page whose form leads on to a relying party (login, second factor,
+// consent: the IdP answers with a redirect to the redirect URI; logout
+// confirmation: to the post-logout redirect URI) adds that one origin
+// per request (formTargets, protocol's logout), since browsers apply
+// form-action to the redirects that follow a submission.
+const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Config holds the HTTP-level settings.
 type Config struct {
@@ -78,6 +83,9 @@ type Config struct {
 	// TOTPRequiredFor says who must pass a second factor: MFAForAdmin
 	// (default), MFAForAll or MFAForNone.
 	TOTPRequiredFor string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (web.ClientIP).
+	TrustedProxies []netip.Prefix
 }
 
 // Keyset serves the public keys.
@@ -173,6 +181,8 @@ type Deps struct {
 type Server struct {
 	Deps
 	metrics  *metrics
+	https    bool
+	flows    *idpweb.Sealer
 	protocol *protocol.Protocol
 	signin   *signin.SignIn
 	register *registration.Registration
@@ -201,10 +211,11 @@ func New(d Deps) (*Server, error) {
 		d.Registry = prometheus.NewRegistry()
 	}
 	d.Config.Issuer = strings.TrimSuffix(d.Config.Issuer, "/")
-	s := &Server{Deps: d, metrics: newMetrics(d.Registry)}
+	s := &Server{Deps: d, metrics: newMetrics(d.Registry), https: u.Scheme == "https"}
 
 	origin := u.Scheme + "://" + u.Host
 	flows := &idpweb.Sealer{Key: d.Config.FlowKey, Now: d.Now}
+	s.flows = flows
 	cookie := idpweb.Cookie{Name: d.Config.CookieName, Secure: u.Scheme == "https"}
 	browser := &idpweb.Browser{Cookie: cookie, Sessions: d.Sessions, Identities: d.Identities, Log: d.Log}
 	events := &idpweb.Events{OrgPaths: d.OrgPaths, Log: d.Log}
@@ -260,8 +271,8 @@ func New(d Deps) (*Server, error) {
 
 // Handler returns the IdP's HTTP handler.
 func (s *Server) Handler() http.Handler {
-	e := web.New(web.Site{Name: "全国学生资助统一身份认证", Log: s.Log, Policy: web.Policy{CSP: csp}, Pages: idpweb.Pages()})
-	e.Use(s.metrics.middleware)
+	e := web.New(web.Site{Name: "全国学生资助统一身份认证", Log: s.Log, Policy: web.Policy{CSP: csp, HSTS: s.https}, Pages: idpweb.Pages(), TrustedProxies: s.Config.TrustedProxies})
+	e.Use(s.metrics.middleware, s.formTargets)
 	s.Register(e)
 	return e
 }
@@ -279,6 +290,44 @@ func (s *Server) Register(e *echo.Echo) {
 		s.Directory.Register(e)
 	}
 	web.Health(e, s.Log, s.Ready)
+}
+
+// formTargets lets the page of a sign-in or consent in progress post on to
+// the relying party it will end at: the redirect URI of the authorization
+// request in its flow (the query's or form's flow, or the one a pending
+// second factor resumes), once that URI is known to be registered for the
+// client. Every other page's forms stay on the IdP.
+func (s *Server) formTargets(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		tok := c.QueryParam("flow")
+		// The login page's posts re-render it with its flow in the form.
+		// Other posts answer with redirects, whose own CSP does not
+		// matter, and their bodies are left to the handlers' limits.
+		if tok == "" && r.Method == http.MethodPost && (r.URL.Path == "/login" || r.URL.Path == "/login/send") &&
+			strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			tok = c.FormValue("flow")
+		}
+		if tok == "" && strings.HasPrefix(r.URL.Path, "/login/totp") {
+			tok = s.signin.PendingFlow(c)
+		}
+		if tok == "" {
+			return next(c)
+		}
+		f, err := s.flows.Open(tok)
+		if err != nil {
+			return next(c)
+		}
+		q, err := url.ParseQuery(f.Query)
+		if err != nil {
+			return next(c)
+		}
+		cl, err := s.Clients.Get(r.Context(), q.Get("client_id"))
+		if err == nil && slices.Contains(cl.RedirectURIs, q.Get("redirect_uri")) {
+			web.AllowFormAction(c, web.Origin(q.Get("redirect_uri")))
+		}
+		return next(c)
+	}
 }
 
 // lateChallenge reads Deps.Challenge at each send, so a challenge set

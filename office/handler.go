@@ -18,7 +18,7 @@ func urlEscape(s string) string { return url.PathEscape(s) }
 // Handler returns the office's HTTP handler.
 func (s *Service) Handler() http.Handler {
 	pages := s.pages()
-	e := web.New(web.Site{Name: Site, Log: s.d.Log, BodyLimit: maxUpload, Pages: pages,
+	e := web.New(web.Site{Name: Site, Log: s.d.Log, BodyLimit: maxUpload, Pages: pages, TrustedProxies: s.cfg.TrustedProxies,
 		// The sign-out page sends the browser on to the IdP.
 		Policy: web.Policy{FormAction: []string{originOf(s.cfg.Issuer)}}})
 	web.Health(e, s.d.Log, map[string]func(context.Context) error{"database": s.d.DB.Ping})

@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type Config struct {
 	ClientID, ClientSecret string
 	// Files is the folder for attachments (office.files).
 	Files string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed (http.trusted_proxies).
+	TrustedProxies []netip.Prefix
 	// CookieKey encrypts the session cookie (32 bytes, the same on every
 	// replica). Empty: a key derived from the client secret.
 	CookieKey []byte

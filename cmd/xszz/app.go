@@ -20,6 +20,8 @@ type App struct {
 	*app.App
 	Office  *office.Service
 	Cockpit *cockpit.Service
+	// prepared says prepare has run (serve.go).
+	prepared bool
 }
 
 // Config is the whole configuration; configs/xszz.yaml documents every key.

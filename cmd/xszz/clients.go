@@ -43,7 +43,8 @@ func (c *cli) clientsCmd() *cobra.Command {
 			if err := a.audit(cmd.Context(), "client.created", cl.ID, map[string]string{"name": cl.Name}); err != nil {
 				return err
 			}
-			out := map[string]any{"client_id": cl.ID, "client_name": cl.Name, "token_endpoint_auth_method": cl.TokenEndpointAuthMethod}
+			out := map[string]any{"client_id": cl.ID, "client_name": cl.Name, "token_endpoint_auth_method": cl.TokenEndpointAuthMethod,
+				"token_endpoint_auth_methods": cl.AuthMethods()}
 			if secret != "" {
 				out["client_secret"] = secret
 			}
@@ -59,7 +60,9 @@ func (c *cli) clientsCmd() *cobra.Command {
 	f.StringArrayVar(&spec.Audience, "audience", nil, "audiences the client may ask tokens for (repeatable; default: its own client id)")
 	f.BoolVar(&spec.Public, "public", false, "public client (no secret; PKCE required)")
 	f.BoolVar(&spec.Trusted, "trusted", false, "first-party client: no consent page")
-	f.StringVar(&spec.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post, private_key_jwt, none")
+	f.StringVar(&spec.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, private_key_jwt, none; a secret may travel either way unless --strict-auth-method")
+	f.BoolVar(&spec.StrictAuthMethod, "strict-auth-method", false, "accept only the --auth-method given (client_secret_basic or client_secret_post), not the other way of sending the secret")
+	f.BoolVar(&spec.AllowNoPKCE, "allow-no-pkce", false, "legacy confidential client that cannot send a PKCE code_challenge (every other client must use PKCE S256)")
 	f.StringVar(&jwksFile, "jwks", "", "file with the client's public JWK Set (private_key_jwt)")
 	f.StringVar(&spec.IDTokenAlg, "id-token-alg", "RS256", "ID token signing algorithm: RS256 or ES256")
 	f.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "OpenID Connect back-channel logout URI")

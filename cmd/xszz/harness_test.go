@@ -255,7 +255,9 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 			return nil, nil, fmt.Errorf("cockpit: %w", err)
 		}
 	}
-	if err := a.Prepare(ctx); err != nil {
+	// The whole set-up is written before serving starts, so a test's own
+	// long writes (cockpit data on SQLite) cannot hold it up.
+	if err := a.prepare(ctx); err != nil {
 		cancel()
 		ln.Close()
 		a.Close()

@@ -55,6 +55,10 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, serve []string
 			a.Close()
 		}
 	}()
+	proxies, err := cfg.TrustedProxies()
+	if err != nil {
+		return nil, err
+	}
 	if slices.Contains(serve, "office") {
 		id, secret, err := a.credentials("office", cfg.Office, officeClientID)
 		if err != nil {
@@ -62,6 +66,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, serve []string
 		}
 		a.Office, err = office.New(office.Config{
 			URL: cfg.Office.URL, Issuer: cfg.Office.Issuer, ClientID: id, ClientSecret: secret, Files: cfg.Office.Files,
+			TrustedProxies: proxies,
 		}, office.Deps{DB: a.DB, Log: log.With("part", "office"), Now: a.Now, SMS: a.SMS})
 		if err != nil {
 			return nil, err
@@ -74,6 +79,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, serve []string
 		}
 		a.Cockpit, err = cockpit.New(cockpit.Config{
 			URL: cfg.Cockpit.URL, Issuer: cfg.Cockpit.Issuer, ClientID: id, ClientSecret: secret,
+			TrustedProxies: proxies,
 		}, cockpit.Deps{DB: a.DB, Log: log.With("part", "cockpit"), Now: a.Now})
 		if err != nil {
 			return nil, err

@@ -52,7 +52,7 @@ func (s *recordingStore) Save(ctx context.Context, v *web.Session) error {
 // startPortal serves a relying party built on sdk/web, registered at the
 // IdP with its redirect, post-logout and back-channel URIs. It listens on
 // "localhost", the IdP on 127.0.0.1: another site, as in production.
-func startPortal(t *testing.T, sys *system) (base string, store *recordingStore) {
+func startPortal(t *testing.T, sys *system, edit ...func(*client.Spec)) (base string, store *recordingStore) {
 	t.Helper()
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -63,6 +63,9 @@ func startPortal(t *testing.T, sys *system) (base string, store *recordingStore)
 		s.RedirectURIs = []string{base + "/callback"}
 		s.PostLogoutRedirectURIs = []string{base + "/"}
 		s.BackchannelLogoutURI = base + "/backchannel-logout"
+		for _, e := range edit {
+			e(s)
+		}
 	})
 	p, err := sdk.NewProvider(context.Background(), sys.url)
 	if err != nil {

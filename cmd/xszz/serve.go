@@ -106,7 +106,21 @@ func (ls listeners) close() {
 
 // prepare makes the database ready to serve the IdP: signing keys, the
 // root of the organisation tree, and the system's own relying parties.
+// It runs once per App: serve calls it unless the caller already did, so
+// a caller that must know the set-up is written (before it starts long
+// writes of its own on SQLite) prepares first.
 func (a *App) prepare(ctx context.Context) error {
+	if a.prepared {
+		return nil
+	}
+	if err := a.prepareOnce(ctx); err != nil {
+		return err
+	}
+	a.prepared = true
+	return nil
+}
+
+func (a *App) prepareOnce(ctx context.Context) error {
 	if err := a.Prepare(ctx); err != nil {
 		return err
 	}

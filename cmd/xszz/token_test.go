@@ -178,6 +178,9 @@ func TestTokenEndpoint(t *testing.T) {
 
 		t.Run("a verifier without a challenge is refused (PKCE downgrade)", func(t *testing.T) {
 			t.Parallel()
+			// Only a client exempted from PKCE gets a code without a
+			// challenge at all.
+			c := sys.newRP(t, func(s *client.Spec) { s.AllowNoPKCE = true })
 			a := c.authURL()
 			u, _ := url.Parse(a.url)
 			q := u.Query()
@@ -218,9 +221,10 @@ func TestTokenEndpoint(t *testing.T) {
 			})
 		}
 
-		t.Run("client authentication: a basic client may not send its secret in the body", func(t *testing.T) {
+		t.Run("client authentication: a strictly basic client may not send its secret in the body", func(t *testing.T) {
 			t.Parallel()
-			r := sys.postAs(t, c.id, "", "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_secret": {c.secret}})
+			strict := sys.newRP(t, func(s *client.Spec) { s.StrictAuthMethod = true })
+			r := sys.postAs(t, strict.id, "", "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_secret": {strict.secret}})
 			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		})
 

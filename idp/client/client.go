@@ -53,6 +53,12 @@ type Client struct {
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	IDTokenAlg              string          `json:"id_token_signed_response_alg"`
 	BackchannelLogoutURI    string          `json:"backchannel_logout_uri,omitempty"`
+	// StrictAuthMethod limits a secret-based client to its registered
+	// method; otherwise it may send its secret by Basic or in the form.
+	StrictAuthMethod bool `json:"strict_auth_method,omitempty"`
+	// AllowNoPKCE exempts a legacy confidential relying party that cannot
+	// send a code_challenge; every other client must use PKCE (S256).
+	AllowNoPKCE bool `json:"allow_no_pkce,omitempty"`
 	// DirectoryRoot is the unit whose subtree the client may read through
 	// the SCIM directory (scope "directory"); empty means none.
 	DirectoryRoot string `json:"directory_root,omitempty"`
@@ -115,6 +121,30 @@ func (c *Client) GetResponseModes() []fosite.ResponseModeType {
 	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
 }
 
+// AcceptsAuthMethod reports whether the client may authenticate with
+// method at the token, introspection and revocation endpoints. A secret
+// is a secret whether it travels in the Authorization header or the form
+// (RFC 6749 §2.3.1 allows both), so a secret-based client accepts both
+// unless registered strictly; the other methods stand alone.
+func (c *Client) AcceptsAuthMethod(method string) bool {
+	if method == c.TokenEndpointAuthMethod {
+		return method != AuthNone || c.Public
+	}
+	secret := func(m string) bool { return m == AuthSecretBasic || m == AuthSecretPost }
+	return !c.StrictAuthMethod && secret(method) && secret(c.TokenEndpointAuthMethod)
+}
+
+// AuthMethods lists the methods the client may authenticate with.
+func (c *Client) AuthMethods() []string {
+	var out []string
+	for _, m := range []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone} {
+		if c.AcceptsAuthMethod(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // AllowsPostLogoutRedirect reports whether uri is registered exactly.
 func (c *Client) AllowsPostLogoutRedirect(uri string) bool {
 	return slices.Contains(c.PostLogoutRedirectURIs, uri)
@@ -156,6 +186,11 @@ type Spec struct {
 	JWKS                   json.RawMessage
 	IDTokenAlg             string
 	BackchannelLogoutURI   string
+	// StrictAuthMethod: the client must use exactly AuthMethod.
+	StrictAuthMethod bool
+	// AllowNoPKCE exempts a confidential client from PKCE (legacy
+	// relying parties only).
+	AllowNoPKCE bool
 	// DirectoryRoot and DirectoryFullPhones configure the SCIM directory
 	// for clients with the "directory" scope.
 	DirectoryRoot       string
@@ -258,6 +293,12 @@ func (s *Spec) Validate(allowHTTP bool) error {
 		}
 	default:
 		return fmt.Errorf("token endpoint auth method %q is not supported", s.AuthMethod)
+	}
+	if s.AllowNoPKCE && s.Public {
+		return errors.New("a public client must use PKCE; only confidential clients may be exempted")
+	}
+	if s.StrictAuthMethod && s.AuthMethod != AuthSecretBasic && s.AuthMethod != AuthSecretPost {
+		return errors.New("a strict auth method applies to client_secret_basic or client_secret_post only (the others are strict anyway)")
 	}
 	switch s.IDTokenAlg {
 	case "":
@@ -425,6 +466,8 @@ func (s *Store) fromSpec(id string, spec Spec) *Client {
 		JWKS:                    spec.JWKS,
 		IDTokenAlg:              spec.IDTokenAlg,
 		BackchannelLogoutURI:    spec.BackchannelLogoutURI,
+		StrictAuthMethod:        spec.StrictAuthMethod,
+		AllowNoPKCE:             spec.AllowNoPKCE,
 		DirectoryRoot:           spec.DirectoryRoot,
 		DirectoryFullPhones:     spec.DirectoryFullPhones,
 		CreatedAt:               s.now().UTC().Truncate(time.Second),

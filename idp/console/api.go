@@ -51,7 +51,14 @@ func (c *Console) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 			return apiError(ec, http.StatusUnauthorized, "", "缺少访问令牌（Authorization: Bearer）")
 		}
-		_, ar, err := c.Tokens.IntrospectToken(ctx, tok, fosite.AccessToken, c.NewSession(), "admin")
+		use, ar, err := c.Tokens.IntrospectToken(ctx, tok, fosite.AccessToken, c.NewSession(), "admin")
+		if err == nil && use != fosite.AccessToken {
+			// The token use is only a hint to fosite, which falls back to
+			// refresh tokens; a refresh token is no bearer credential
+			// (it would open the API for 30 days without the client's
+			// secret).
+			err = fosite.ErrRequestUnauthorized
+		}
 		if err != nil {
 			rfc := fosite.ErrorToRFC6749Error(err)
 			switch {

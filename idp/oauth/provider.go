@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -50,6 +51,8 @@ type Provider struct {
 	Signer  *Signer
 	Tokens  *TokenStrategy
 	Clients *client.Store
+
+	auth clientAuthenticator
 }
 
 // Endpoint paths, relative to the issuer.
@@ -112,7 +115,6 @@ func New(cfg Config, store *oauthstore.Store, clients *client.Store, k Keys, has
 		AllowedPromptValues:            []string{"login", "none", "consent", "select_account"},
 		SendDebugMessagesToClients:     false,
 		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
-		ClientAuthenticationStrategy:   nil,
 		RedirectSecureChecker: func(_ context.Context, u *url.URL) bool {
 			return u.Scheme == "https" || (cfg.AllowHTTPLoopback && u.Scheme == "http" && client.IsLoopback(u.Hostname()))
 		},
@@ -136,7 +138,27 @@ func New(cfg Config, store *oauthstore.Store, clients *client.Store, k Keys, has
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
 	)
-	return &Provider{OAuth2Provider: p, Config: cfg, Fosite: fc, Store: store, Signer: signer, Tokens: tokens, Clients: clients}, nil
+	f, ok := p.(*fosite.Fosite)
+	if !ok {
+		return nil, fmt.Errorf("oauth: compose returned %T", p)
+	}
+	auth := clientAuthenticator{fosite: f, clients: clientGetter{clients}, hasher: hasher}
+	fc.ClientAuthenticationStrategy = auth.authenticate
+	return &Provider{OAuth2Provider: p, Config: cfg, Fosite: fc, Store: store, Signer: signer, Tokens: tokens, Clients: clients, auth: auth}, nil
+}
+
+// AuthenticateClient authenticates the client of a token, introspection
+// or revocation request, as the token endpoint does.
+func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (*client.Client, error) {
+	fc, err := p.auth.authenticate(ctx, r, form)
+	if err != nil {
+		return nil, err
+	}
+	cl, ok := fc.(*client.Client)
+	if !ok {
+		return nil, fosite.ErrServerError.WithHintf("unexpected client type %T", fc)
+	}
+	return cl, nil
 }
 
 // ClientGetter returns what oauthstore needs to resolve clients.

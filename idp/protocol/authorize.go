@@ -187,7 +187,11 @@ func earlyRefusal(form url.Values, cl *client.Client) error {
 	}
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	switch {
-	case challenge == "" && cl.Public:
+	case challenge == "" && (cl.Public || !cl.AllowNoPKCE):
+		// PKCE for every client (OAuth 2.1, SECURITY.md #19): a stolen
+		// code is useless without the verifier even to a client that
+		// holds its secret. Only a confidential client registered with
+		// --allow-no-pkce may leave it out.
 		return fosite.ErrInvalidRequest.WithHint("This client must include a code_challenge (PKCE with S256).")
 	case challenge == "" && method != "":
 		return fosite.ErrInvalidRequest.WithHint("code_challenge_method was given without a code_challenge.")

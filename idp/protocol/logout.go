@@ -66,6 +66,11 @@ func (s *Protocol) logout(c echo.Context) error {
 		}
 	}
 
+	if cl != nil {
+		// The confirmation form leads to the registered post-logout URI;
+		// the browser checks that redirect against form-action.
+		web.AllowFormAction(c, web.Origin(redirect))
+	}
 	sso, _ := s.Browser.Current(c)
 	confirmed := r.Method == http.MethodPost && r.Form.Get("confirm") != "" && s.checkConfirm(c, r.Form.Get("confirm"))
 	if sso != nil && !confirmed && (hintSub == "" || hintSub != sso.AccountID) {

@@ -176,7 +176,9 @@ func TestAuthorizeBeforeSignIn(t *testing.T) {
 		e := start(t, db)
 		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		q := url.Values{"client_id": {e.clientID}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s-123456789"},
-			"redirect_uri": {"https://evil.example/cb"}}
+			"redirect_uri": {"https://evil.example/cb"},
+			// Every client sends PKCE (S256 of a 43-character verifier).
+			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 		resp, err := c.Get(e.issuer + oauth.PathAuthorize + "?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)

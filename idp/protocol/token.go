@@ -14,6 +14,7 @@ import (
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/web"
 )
 
 // userScopes only make sense with a person behind the token.
@@ -151,6 +152,9 @@ func (s *Protocol) accessError(c echo.Context, ar fosite.AccessRequester, err er
 		err = fosite.ErrInvalidClient.WithHint("The client assertion was already used.")
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && oauth.BasicTried(c.Request()) {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="xszz"`)
+	}
 	if rfc.CodeField >= 500 {
 		s.Log.ErrorContext(ctx, "token request failed", "err", err, "debug", rfc.DebugField)
 	} else {
@@ -160,38 +164,128 @@ func (s *Protocol) accessError(c echo.Context, ar fosite.AccessRequester, err er
 	return nil
 }
 
-// introspect is RFC 7662. A token of a disabled account is inactive even
-// before it expires.
+// introspect is RFC 7662. The caller must authenticate as a confidential
+// client, in any way the token endpoint accepts; a failed authentication
+// is 401 invalid_client (§2.3), never an answer about the token. A client
+// learns only about tokens issued to it or meant for it (its id in the
+// token's audience); any other token, and a token of a disabled account,
+// is inactive.
 func (s *Protocol) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
-	ir, err := s.Provider.NewIntrospectionRequest(ctx, c.Request(), oauth.NewSession())
+	r := c.Request()
+	caller, err := s.Provider.AuthenticateClient(ctx, r, r.PostForm)
+	if err == nil && caller.Public {
+		// A public client's id is no secret: it would let anyone read
+		// the tokens issued to that client.
+		err = fosite.ErrInvalidClient.WithHint("Public clients cannot introspect tokens.")
+	}
 	if err != nil {
-		var rfc *fosite.RFC6749Error
-		if errors.As(err, &rfc) && (rfc.ErrorField == fosite.ErrInactiveToken.ErrorField || rfc.ErrorField == fosite.ErrRequestUnauthorized.ErrorField || rfc.ErrorField == fosite.ErrTokenExpired.ErrorField) {
-			s.Provider.WriteIntrospectionResponse(ctx, c.Response(), &fosite.IntrospectionResponse{Active: false})
-			return nil
-		}
-		s.Provider.WriteIntrospectionError(ctx, c.Response(), err)
-		return nil
+		return s.clientError(c, err)
 	}
-	if ir.IsActive() {
-		req := ir.GetAccessRequester()
-		if sub := req.GetSession().GetSubject(); sub != "" && sub != req.GetClient().GetID() {
-			id, err := s.Identities.Identity(ctx, sub)
-			if err != nil || !id.Account.Active() {
-				s.Provider.WriteIntrospectionResponse(ctx, c.Response(), &fosite.IntrospectionResponse{Active: false})
-				return nil
-			}
+	tok := r.PostForm.Get("token")
+	if tok == "" {
+		return s.clientError(c, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+	}
+	inactive := func() error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, map[string]bool{"active": false})
+	}
+	use, ar, err := s.Provider.IntrospectToken(ctx, tok, fosite.TokenUse(r.PostForm.Get("token_type_hint")), oauth.NewSession())
+	if err != nil {
+		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+			return web.Internal(err)
+		}
+		return inactive()
+	}
+	aud := []string(ar.GetGrantedAudience())
+	if len(aud) == 0 {
+		// Access tokens carry the client's registered audience when none
+		// was asked for (oauth.TokenStrategy).
+		aud = ar.GetClient().GetAudience()
+	}
+	issuedTo := ar.GetClient().GetID()
+	switch {
+	case issuedTo == caller.ID:
+	case use == fosite.AccessToken && slices.Contains(aud, caller.ID):
+	default:
+		// Refresh tokens only to their own client; access tokens also to
+		// the resource servers they are meant for.
+		return inactive()
+	}
+	sub := ar.GetSession().GetSubject()
+	if sub != "" && sub != issuedTo {
+		id, err := s.Identities.Identity(ctx, sub)
+		if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
+			return web.Internal(err)
+		}
+		if err != nil || !id.Account.Active() {
+			return inactive()
 		}
 	}
-	s.Provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
-	return nil
+	out := map[string]any{}
+	if extra, ok := ar.GetSession().(fosite.ExtraClaimsSession); ok {
+		for k, v := range extra.GetExtraClaims() {
+			out[k] = v
+		}
+	}
+	out["active"] = true
+	out["client_id"] = issuedTo
+	out["aud"] = aud
+	out["iss"] = s.Issuer
+	out["token_type"] = "Bearer"
+	if use == fosite.RefreshToken {
+		out["token_type"] = "refresh_token"
+	}
+	if sub != "" {
+		out["sub"] = sub
+	}
+	if sc := ar.GetGrantedScopes(); len(sc) > 0 {
+		out["scope"] = strings.Join(sc, " ")
+	}
+	exp := ar.GetSession().GetExpiresAt(fosite.AccessToken)
+	if use == fosite.RefreshToken {
+		exp = ar.GetSession().GetExpiresAt(fosite.RefreshToken)
+	}
+	if !exp.IsZero() {
+		out["exp"] = exp.Unix()
+	}
+	if at := ar.GetRequestedAt(); !at.IsZero() {
+		out["iat"] = at.Unix()
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, out)
+}
+
+// clientError answers a refused introspection or revocation request in
+// RFC 6749 §5.2's form: a failed client authentication is 401, with a
+// Basic challenge when the client tried Basic.
+func (s *Protocol) clientError(c echo.Context, err error) error {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		return web.Internal(err)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		rfc.CodeField = http.StatusUnauthorized
+		if oauth.BasicTried(c.Request()) {
+			h.Set("WWW-Authenticate", `Basic realm="xszz"`)
+		}
+	}
+	s.Log.DebugContext(c.Request().Context(), "client request refused", "path", c.Path(), "error", rfc.ErrorField, "hint", rfc.HintField, "cause", causeOf(rfc))
+	return c.JSON(rfc.CodeField, map[string]string{"error": rfc.ErrorField, "error_description": rfc.GetDescription()})
 }
 
 // revoke is RFC 7009.
 func (s *Protocol) revoke(c echo.Context) error {
 	ctx := c.Request().Context()
 	err := s.Provider.NewRevocationRequest(ctx, c.Request())
+	if err != nil {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField || rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField || rfc.CodeField >= 500 {
+			return s.clientError(c, err)
+		}
+	}
 	s.Provider.WriteRevocationResponse(ctx, c.Response(), err)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -60,6 +61,10 @@ type Site struct {
 	BodyLimit int64
 	// Pages renders error pages; nil uses the shared layout's own.
 	Pages *template.Template
+	// TrustedProxies are the load balancers in front of the service
+	// (http.trusted_proxies): only from them is X-Forwarded-For read
+	// (ClientIP). Empty: the peer's address is the client's.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns an echo instance with the shared middleware and error
@@ -78,7 +83,7 @@ func New(site Site) *echo.Echo {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ClientIP(site.TrustedProxies)
 	e.HTTPErrorHandler = site.handleError
 	e.Use(site.recoverPanics, SecurityHeaders(site.Policy), LimitBody(site.BodyLimit))
 	return e

@@ -279,8 +279,12 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 	if a.Redis != nil {
 		ready["redis"] = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
 	}
+	proxies, err := cfg.TrustedProxies()
+	if err != nil {
+		return nil, err
+	}
 	a.IdP, err = idp.New(idp.Deps{
-		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor},
+		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor, TrustedProxies: proxies},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
 		OTP: a.OTP, TOTP: a.TOTP, Registration: &idp.Registration{Orgs: a.Orgs, Profiles: a.Profiles}, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
 		Notifier: a.Notifier, Admin: a.Admin, OrgPaths: a.Orgs, Console: a.Console, Directory: directory, SMS: a.SMS, Challenge: a.Challenge,

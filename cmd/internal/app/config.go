@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +38,11 @@ type Config struct {
 		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
 		TOTPRequiredFor string        `mapstructure:"totp_required_for"`
 	} `mapstructure:"idp"`
+	HTTP struct {
+		// TrustedProxies are the CIDR ranges of the load balancers in
+		// front of all three services; see web.ClientIP.
+		TrustedProxies []string `mapstructure:"trusted_proxies"`
+	} `mapstructure:"http"`
 	Office  RelyingParty `mapstructure:"office"`
 	Cockpit RelyingParty `mapstructure:"cockpit"`
 	Ops     struct {
@@ -137,6 +143,7 @@ var Defaults = map[string]any{
 	"idp.session_idle":              "30m",
 	"idp.session_absolute":          "12h",
 	"idp.totp_required_for":         "admin",
+	"http.trusted_proxies":          []string{},
 	"office.listen":                 "127.0.0.1:8081",
 	"office.url":                    "http://127.0.0.1:8081",
 	"office.issuer":                 "",
@@ -263,7 +270,38 @@ func (c *Config) Validate() error {
 	if c.Keys.RotateEvery < 0 {
 		return errors.New("config keys.rotate_every: must not be negative")
 	}
+	if _, err := c.TrustedProxies(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// TrustedProxies parses http.trusted_proxies: CIDR ranges (a bare address
+// is a range of one), in a YAML list or comma-separated (the form
+// XSZZ_HTTP_TRUSTED_PROXIES takes).
+func (c *Config) TrustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range c.HTTP.TrustedProxies {
+		for _, raw := range strings.Split(item, ",") {
+			raw = strings.TrimSpace(raw)
+			if raw == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(raw)
+			if err != nil {
+				a, aerr := netip.ParseAddr(raw)
+				if aerr != nil {
+					return nil, fmt.Errorf("config http.trusted_proxies: %q is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32", raw)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			if p.Bits() == 0 {
+				return nil, fmt.Errorf("config http.trusted_proxies: %q trusts every address, so anyone could choose their own", raw)
+			}
+			out = append(out, p.Masked())
+		}
+	}
+	return out, nil
 }
 
 func (rp *RelyingParty) validate(name, idpIssuer string) error {

@@ -416,7 +416,12 @@ func (i *IdP) introspect(w http.ResponseWriter, r *http.Request) {
 	i.IntrospectionRequests.Add(1)
 	c, ok := i.clientAuth(r)
 	if !ok {
+		// As the real IdP (RFC 7662 §2.3): a failed client authentication
+		// is 401 invalid_client, never an answer about the token.
+		w.Header().Set("WWW-Authenticate", `Basic realm="xszz"`)
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]string{"error": "invalid_client"})
 		return
 	}
 	r.ParseForm()
@@ -429,7 +434,7 @@ func (i *IdP) introspect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"active": false})
 		return
 	}
-	writeJSON(w, map[string]any{"active": true, "client_id": c.ID, "sub": "acct-42", "scope": "openid cockpit",
+	writeJSON(w, map[string]any{"active": true, "client_id": c.ID, "aud": []string{c.ID}, "sub": "acct-42", "scope": "openid cockpit",
 		"exp": now.Add(time.Hour).Unix(), "token_type": "Bearer"})
 }
 
