@@ -21,6 +21,7 @@ import (
 	"github.com/xszz/xszz/cockpit/ingest"
 	"github.com/xszz/xszz/cockpit/region"
 	"github.com/xszz/xszz/cockpit/rollup"
+	"github.com/xszz/xszz/internal/rpsession"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/sdk/web"
 )
@@ -47,9 +48,8 @@ type Deps struct {
 	DB  *sqldb.DB
 	Log *slog.Logger
 	Now func() time.Time
-	// Sessions keeps the pages' sign-in sessions; default in memory, so
-	// a restart signs everybody out (they come back through the IdP's
-	// single sign-on without typing anything).
+	// Sessions keeps the pages' sign-in sessions; default in the
+	// cockpit's own tables (internal/rpsession).
 	Sessions web.SessionStore
 }
 
@@ -82,7 +82,15 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg.Audience = cfg.ClientID
 	}
 	if d.Sessions == nil {
-		d.Sessions = web.NewMemoryStore()
+		// In the cockpit's tables: sessions outlive a restart, and a
+		// back-channel logout reaches every replica.
+		key, err := CookieKey(cfg.ClientSecret)
+		if err != nil {
+			return nil, fmt.Errorf("cockpit: session key: %w", err)
+		}
+		if d.Sessions, err = rpsession.New(d.DB, "cockpit_web_sessions", key, d.Now); err != nil {
+			return nil, fmt.Errorf("cockpit: %w", err)
+		}
 	}
 	tree, err := region.Load()
 	if err != nil {

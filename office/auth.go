@@ -37,16 +37,10 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 	if err != nil {
 		return nil, fmt.Errorf("office: discover %s: %w", s.cfg.Issuer, err)
 	}
-	key := s.cfg.CookieKey
-	if len(key) == 0 {
-		m := hmac.New(sha256.New, []byte(s.cfg.ClientSecret))
-		m.Write([]byte("xszz/office/cookie"))
-		key = m.Sum(nil)
-	}
 	auth, err := sdkweb.New(p, &sdkweb.Config{
 		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
 		RedirectURL: s.cfg.URL + "/callback", PostLogoutRedirectURL: s.cfg.URL + "/",
-		CookieKey: key, CookieName: "xszz-office", Now: s.d.Now,
+		CookieKey: cookieKey(s.cfg), CookieName: "xszz-office", Store: s.sessions, Now: s.d.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("office: sign-in: %w", err)
@@ -58,6 +52,18 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 		p.Endpoints().TokenEndpoint, s.cfg.ClientID, s.cfg.ClientSecret)
 	s.rp = &relying{provider: p, auth: auth, guard: g, syncer: &directory.Syncer{Store: s.dir, Base: s.cfg.Issuer + "/scim/v2", Client: cc, Now: s.d.Now}}
 	return s.rp, nil
+}
+
+// cookieKey seals the session cookie and the stored sessions: the
+// configured key, or one derived from the client secret, which every
+// replica shares.
+func cookieKey(cfg Config) []byte {
+	if len(cfg.CookieKey) != 0 {
+		return cfg.CookieKey
+	}
+	m := hmac.New(sha256.New, []byte(cfg.ClientSecret))
+	m.Write([]byte("xszz/office/cookie"))
+	return m.Sum(nil)
 }
 
 // viewerFrom turns verified claims into the viewer every rule is decided

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xszz/xszz/internal/rpsession"
 	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/office/activity"
@@ -75,6 +76,10 @@ type Service struct {
 	notices  *notice.Service
 	acts     *activity.Service
 	contacts *contacts.Service
+	// sessions keeps the pages' sign-in sessions in the office's tables,
+	// so they outlive a restart and a back-channel logout reaches every
+	// replica.
+	sessions *rpsession.Store
 
 	rpMu sync.Mutex
 	rp   *relying
@@ -113,7 +118,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	dir := directory.NewStore(d.DB)
-	s := &Service{cfg: cfg, d: d, dir: dir, syncNow: make(chan struct{}, 1)}
+	sessions, err := rpsession.New(d.DB, "office_web_sessions", cookieKey(cfg), d.Now)
+	if err != nil {
+		return nil, fmt.Errorf("office: %w", err)
+	}
+	s := &Service{cfg: cfg, d: d, dir: dir, sessions: sessions, syncNow: make(chan struct{}, 1)}
 	s.notices = &notice.Service{DB: d.DB, Dir: dir, Files: &notice.Files{Dir: cfg.Files}, Now: d.Now, Log: d.Log}
 	if d.SMS != nil {
 		s.notices.Texter = texter{d.SMS}
@@ -152,6 +161,10 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) syncLogged(ctx context.Context) {
+	// Expired page sessions go at the pace of the sync.
+	if _, err := s.sessions.Purge(ctx); err != nil && ctx.Err() == nil {
+		s.d.Log.WarnContext(ctx, "purge sessions failed", "err", err)
+	}
 	r, err := s.Sync(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -1,0 +1,170 @@
+// Package rpsession keeps the web sessions of a relying party (the office
+// system, the cockpit) in its own database, so sessions survive a restart
+// and every replica sees them: a back-channel logout received by one
+// replica ends the person's session on all of them. It implements
+// sdk/web.SessionStore.
+//
+// A session holds the person's access and refresh tokens, so a row is
+// sealed (AES-256-GCM, bound to its row) and keyed by a hash of the session
+// id: a copy of the table opens no session and yields no token.
+package rpsession
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/sdk/web"
+)
+
+// Store is a SessionStore on one table of a part's schema, with the
+// columns id, sub, sid, expires_at and data (see the parts' migrations).
+type Store struct {
+	db    *sqldb.DB
+	table string
+	aead  cipher.AEAD
+	now   func() time.Time
+}
+
+var _ web.SessionStore = (*Store)(nil)
+
+// New returns a store on table, sealing rows with key (32 bytes).
+func New(db *sqldb.DB, table string, key []byte, now func() time.Time) (*Store, error) {
+	for _, r := range table {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return nil, fmt.Errorf("rpsession: table %q: want lower-case letters and _", table)
+		}
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("rpsession: key must be 32 bytes, got %d", len(key))
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("rpsession: %w", err)
+	}
+	aead, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, fmt.Errorf("rpsession: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, table: table, aead: aead, now: now}, nil
+}
+
+func rowID(id string) string {
+	h := sha256.Sum256([]byte("xszz-rp-session\x00" + id))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Store) seal(row string, v *web.Session) ([]byte, error) {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode session: %w", err)
+	}
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	rand.Read(nonce) // never fails (crypto/rand)
+	return s.aead.Seal(nonce, nonce, plain, []byte(s.table+"\x00"+row)), nil
+}
+
+func (s *Store) open(row string, sealed []byte) (*web.Session, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, errors.New("sealed session too short")
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(s.table+"\x00"+row))
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	var v web.Session
+	if err := json.Unmarshal(plain, &v); err != nil {
+		return nil, fmt.Errorf("decode session: %w", err)
+	}
+	return &v, nil
+}
+
+// Load implements web.SessionStore. An expired session, or one sealed
+// with another key (the cookie key rotated), is no session.
+func (s *Store) Load(ctx context.Context, id string) (*web.Session, error) {
+	row := rowID(id)
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM `+s.table+` WHERE id = $1 AND expires_at > $2`, row, s.now().Unix()).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, web.ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	v, err := s.open(row, data)
+	if err != nil {
+		return nil, web.ErrNoSession
+	}
+	return v, nil
+}
+
+// Save implements web.SessionStore: an insert, or the new tokens of a
+// refreshed session.
+func (s *Store) Save(ctx context.Context, v *web.Session) error {
+	row := rowID(v.ID)
+	data, err := s.seal(row, v)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO `+s.table+` (id, sub, sid, expires_at, data) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, sid = excluded.sid, expires_at = excluded.expires_at, data = excluded.data`,
+		row, v.Subject, v.SID, v.Expires.Unix(), data)
+	if err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// Delete implements web.SessionStore.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE id = $1`, rowID(id)); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// EndSessions implements web.SessionStore.
+func (s *Store) EndSessions(ctx context.Context, sub, sid string) (int, error) {
+	var res sql.Result
+	var err error
+	switch {
+	case sub == "" && sid == "":
+		return 0, nil
+	case sid == "":
+		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sub = $1`, sub)
+	case sub == "":
+		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sid = $1`, sid)
+	default:
+		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sub = $1 AND sid = $2`, sub, sid)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// Purge deletes expired sessions; a part runs it now and then.
+func (s *Store) Purge(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE expires_at <= $1`, s.now().Unix())
+	if err != nil {
+		return 0, fmt.Errorf("purge sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
