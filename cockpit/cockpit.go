@@ -107,8 +107,26 @@ func New(cfg Config, d Deps) (*Service, error) {
 
 // Run does the cockpit's background work until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	purger, ok := s.d.Sessions.(interface {
+		Purge(ctx context.Context) (int64, error)
+	})
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		// Expired page sessions; a failure is retried at the next tick.
+		if _, err := purger.Purge(ctx); err != nil && ctx.Err() == nil {
+			s.d.Log.WarnContext(ctx, "purge sessions failed", "err", err)
+		}
+	}
 }
 
 // Generate replaces the cockpit's data with a generated set (xszz cockpit
