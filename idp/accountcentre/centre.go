@@ -43,7 +43,7 @@ func (s *Centre) csrfToken(sso *session.Session) string {
 func (s *Centre) signedIn(c echo.Context) (*centre, error) {
 	sso, id := s.Browser.Current(c)
 	if sso == nil || !s.factorsSatisfy(c.Request().Context(), sso, id) {
-		return nil, c.Redirect(http.StatusSeeOther, "/login")
+		return nil, c.Redirect(http.StatusSeeOther, idpweb.LoginPath(c.Request().URL.RequestURI()))
 	}
 	return &centre{sso: sso, id: id, csrf: s.csrfToken(sso)}, nil
 }

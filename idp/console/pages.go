@@ -14,6 +14,7 @@ import (
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/grant"
+	"github.com/xszz/xszz/idp/idpweb"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/internal/sqldb"
@@ -30,27 +31,33 @@ const pageSize = 50
 // admin takes effect on the next click.
 func (c *Console) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
+		// After signing in, the admin comes back to the page asked for
+		// (a POST's page is the console's home).
+		login := idpweb.LoginPath("/admin")
+		if ec.Request().Method == http.MethodGet {
+			login = idpweb.LoginPath(ec.Request().URL.RequestURI())
+		}
 		ck, err := ec.Cookie(c.Config.CookieName)
 		if err != nil || ck.Value == "" {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		ctx := ec.Request().Context()
 		sess, err := c.Sessions.Lookup(ctx, ck.Value)
 		if errors.Is(err, session.ErrNoSession) || errors.Is(err, sqldb.ErrNotFound) {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		if err != nil {
 			return err
 		}
 		acc, err := c.adminAccount(ctx, sess.AccountID)
 		if errors.Is(err, sqldb.ErrNotFound) {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		if err != nil {
 			return err
 		}
 		if !acc.Active() {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		if !isAdmin(acc) {
 			return c.errorPage(ec, http.StatusForbidden, "管理控制台仅对单位管理员开放。如需管理权限，请联系上级单位管理员。")

@@ -85,7 +85,8 @@ func (s *Protocol) logout(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, u.String())
 	}
-	return idpweb.Render(c, http.StatusOK, "done.html", map[string]any{"Title": "已退出登录", "Message": "您已安全退出全国学生资助统一身份认证。"})
+	return idpweb.Render(c, http.StatusOK, "done.html", map[string]any{"Title": "已退出登录", "Message": "您已安全退出全国学生资助统一身份认证。",
+		"Links": []idpweb.Link{{Href: "/login", Text: "重新登录", Primary: true}}})
 }
 
 // confirmToken binds the logout confirmation to the session cookie, so only

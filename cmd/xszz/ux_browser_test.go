@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	ptotp "github.com/pquerna/otp/totp"
+
+	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/internal/testenv"
+)
+
+// The browser tests of the IdP's pages as people meet them (issue 12).
+// Each takes screenshots of the pages it checks into docs/screenshots, at
+// laptop and phone width, for the user guide and for looking at.
+
+// page is a Chromium tab on the system under test.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	sys *system
+}
+
+func newPage(t *testing.T, sys *system) *page {
+	t.Helper()
+	ctx := testenv.Browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return &page{t: t, ctx: ctx, sys: sys}
+}
+
+// do runs steps, and on failure reports where the browser is and what the
+// page says.
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(p.ctx, chromedp.Location())
+		body, _ := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(`body`)))
+		p.t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, body)
+	}
+}
+
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (p *page) location() string {
+	p.t.Helper()
+	loc, err := chromedp.Run(p.ctx, chromedp.Location())
+	if err != nil {
+		p.t.Fatalf("location: %v", err)
+	}
+	return strings.TrimPrefix(loc, p.sys.url)
+}
+
+func (p *page) count(sel string) int {
+	p.t.Helper()
+	n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))
+	if err != nil {
+		p.t.Fatalf("count %s: %v", sel, err)
+	}
+	return n
+}
+
+func jsString(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'"
+}
+
+// shoot saves the page at laptop (1280) and phone (390) width as
+// docs/screenshots/idp-NAME-laptop.png and -phone.png, and fails when the
+// phone layout scrolls sideways (something overflows).
+func (p *page) shoot(name string) {
+	p.t.Helper()
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	for _, w := range []struct {
+		suffix        string
+		width, height int64
+	}{{"laptop", 1280, 800}, {"phone", 390, 844}} {
+		p.do("viewport "+w.suffix, chromedp.EmulateViewport(w.width, w.height))
+		if w.suffix == "phone" {
+			over, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+			if err != nil || over {
+				p.t.Errorf("%s: the page is wider than a 390 px phone (%v)", name, err)
+			}
+		}
+		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			p.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "idp-"+name+"-"+w.suffix+".png"), png, 0o644); err != nil {
+			p.t.Fatalf("write screenshot: %v", err)
+		}
+	}
+	p.do("viewport back", chromedp.EmulateViewport(1280, 800))
+}
+
+// smsCode asks for a code on the login page the browser is on and types it
+// in; the page then posts it.
+func (p *page) smsCode(who person) {
+	p.t.Helper()
+	p.do("ask for an SMS code",
+		chromedp.WaitVisible(chromedp.CSS(`#phone`)),
+		chromedp.SetValue(chromedp.CSS(`#phone`), who.Phone),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(chromedp.CSS(`#code`)),
+	)
+	p.enterCode(who)
+}
+
+func (p *page) enterCode(who person) {
+	p.t.Helper()
+	code := p.sys.sms.last(who.E164)
+	if code == "" {
+		p.t.Fatalf("no SMS code went to %s", who.E164)
+	}
+	p.do("enter the SMS code", chromedp.SendKeys(chromedp.CSS(`#code`), code), chromedp.Submit(chromedp.CSS(`#code`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`form[action="/login"]`)))
+}
+
+// enrolTOTP binds the authenticator the IdP asks an admin for at first
+// sign-in, and returns its secret.
+func (p *page) enrolTOTP() string {
+	p.t.Helper()
+	p.do("enrolment page", chromedp.WaitVisible(chromedp.CSS(`img[alt="动态口令绑定二维码"]`)))
+	secret := strings.ReplaceAll(strings.TrimSpace(p.text(`code`)), " ", "")
+	p.do("confirm the authenticator",
+		chromedp.SendKeys(chromedp.CSS(`#code`), p.totp(secret)),
+		chromedp.Submit(chromedp.CSS(`#code`)),
+		chromedp.WaitVisible(chromedp.CSS(`a#continue`)),
+		chromedp.Click(chromedp.CSS(`a#continue`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`a#continue`)),
+	)
+	return secret
+}
+
+func (p *page) totp(secret string) string {
+	p.t.Helper()
+	code, err := ptotp.GenerateCode(secret, p.sys.clock.Now())
+	if err != nil {
+		p.t.Fatalf("authenticator code: %v", err)
+	}
+	return code
+}
+
+// TestSignInReturnsWhereThePersonWasGoing opens the console's audit page
+// signed out: the login page says where it leads and links to
+// registration; asking for a second code within the minute keeps the code
+// field and counts down on the button; after the SMS code and binding the
+// authenticator the admin lands on the audit page, not on a dead end.
+func TestSignInReturnsWhereThePersonWasGoing(t *testing.T) {
+	sys := startSystem(t, sqliteBackend, func(c *Config) { c.SMS.ResendInterval = time.Minute })
+	boss := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Role, a.Name = "320000", account.RoleAdmin, "江苏管理员" })
+	p := newPage(t, sys)
+
+	p.do("open the console signed out", chromedp.Navigate(sys.url+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS(`#phone`)))
+	if loc := p.location(); loc != "/login?return=%2Fadmin%2Faudit" {
+		t.Errorf("signed out, /admin/audit went to %s", loc)
+	}
+	if sub := p.text(`p.sub`); !strings.Contains(sub, "登录后进入管理控制台") {
+		t.Errorf("the login page says %q, not where it leads", sub)
+	}
+	if p.count(`a[href="/register"]`) != 1 {
+		t.Errorf("the login page has no link to registration")
+	}
+	p.shoot("login")
+
+	p.do("ask for a code",
+		chromedp.SetValue(chromedp.CSS(`#phone`), boss.Phone),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(chromedp.CSS(`#code`)),
+	)
+	first := sys.sms.last(boss.E164)
+	if dis := p.count(`#send[disabled]`); dis != 1 {
+		t.Errorf("right after sending, the resend button is not disabled")
+	}
+	// A second request inside the minute, as an impatient person (or a
+	// browser without the script) sends it: refused, but the code field
+	// stays, and the button shows the wait.
+	p.do("ask again at once",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#send').disabled=false; document.querySelector('form[action="/login/send"]').submit()`),
+		chromedp.WaitVisible(chromedp.CSS(`#code`)),
+	)
+	if n := sys.sms.count(boss.E164); n != 1 {
+		t.Errorf("%d codes sent, want 1", n)
+	}
+	if msg := p.text(`p.msg`); !strings.Contains(msg, "秒后可重新获取") || strings.Contains(msg, "频繁") {
+		t.Errorf("after a second request the page says %q", msg)
+	}
+	before := p.text(`#send`)
+	if !strings.Contains(before, "秒") || p.count(`#send[disabled]`) != 1 {
+		t.Errorf("the resend button reads %q (disabled %d), want a countdown", before, p.count(`#send[disabled]`))
+	}
+	p.do("the countdown ticks", chromedp.Poll[chromedp.Void](`document.querySelector('#send').textContent !== `+jsString(before)))
+	p.shoot("login-countdown")
+
+	if sys.sms.last(boss.E164) != first {
+		t.Fatalf("the first code was replaced")
+	}
+	p.enterCode(boss)
+	p.enrolTOTP()
+	p.do("back at the audit page", chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	if loc := p.location(); loc != "/admin/audit" {
+		t.Errorf("after sign-in the admin is at %s, want /admin/audit", loc)
+	}
+}
+
+// TestSignInPagesHaveAWayOnward: a staff member opening the account
+// centre signed out comes back to it; the consent page of a third-party
+// application says in plain words what it gets and who is signed in; the
+// logout confirmation can be cancelled and the signed-out page leads to
+// signing in again.
+func TestSignInPagesHaveAWayOnward(t *testing.T) {
+	sys := startSystem(t, sqliteBackend)
+	staff := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = "320000", "王小明" })
+	p := newPage(t, sys)
+
+	p.do("open the account centre signed out", chromedp.Navigate(sys.url+"/account"))
+	p.smsCode(staff)
+	p.do("account centre", chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	if loc := p.location(); loc != "/account" {
+		t.Errorf("after sign-in the person is at %s, want /account", loc)
+	}
+
+	p.do("home", chromedp.Navigate(sys.url+"/"), chromedp.WaitVisible(chromedp.CSS(`a.btn`)))
+	if p.count(`a[href="/account"]`) != 1 || p.count(`a[href="/oauth2/logout"]`) != 1 {
+		t.Errorf("the signed-in home page is a dead end: %s", p.text(`main`))
+	}
+	p.shoot("signed-in")
+
+	rp := sys.newRP(t, func(s *client.Spec) { s.Name, s.Trusted = "学生资助工作门户", false })
+	p.do("a third-party application asks", chromedp.Navigate(rp.authURL().url), chromedp.WaitVisible(chromedp.CSS(`#switch`)))
+	body := p.text(`main`)
+	for _, want := range []string{"学生资助工作门户", "王小明", staff.Phone[:3], "你的姓名", "你的手机号", "你所在单位和职务", "长期保持登录"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the consent page lacks %q:\n%s", want, body)
+		}
+	}
+	for _, raw := range []string{"刷新令牌", "offline_access", "openid"} {
+		if strings.Contains(body, raw) {
+			t.Errorf("the consent page still says %q", raw)
+		}
+	}
+	if strings.Contains(body, staff.Phone) {
+		t.Errorf("the consent page shows the whole phone number")
+	}
+	p.shoot("consent")
+
+	p.do("logout confirmation", chromedp.Navigate(sys.url+"/oauth2/logout"), chromedp.WaitVisible(chromedp.CSS(`#cancel`)))
+	p.shoot("logout")
+	p.do("cancel", chromedp.Click(chromedp.CSS(`#cancel`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)))
+	p.do("sign out",
+		chromedp.Navigate(sys.url+"/oauth2/logout"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/oauth2/logout"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/oauth2/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)),
+	)
+	if h := p.text(`h1`); h != "已退出登录" {
+		t.Errorf("after signing out the page says %q", h)
+	}
+	p.shoot("signed-out")
+}
