@@ -1,18 +1,25 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	ptotp "github.com/pquerna/otp/totp"
+	"github.com/spf13/cobra"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/org"
+	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/internal/testenv"
 )
 
@@ -269,4 +276,128 @@ func TestSignInPagesHaveAWayOnward(t *testing.T) {
 		t.Errorf("after signing out the page says %q", h)
 	}
 	p.shoot("signed-out")
+}
+
+// runCLI runs one command of xszz (accountsCmd, grantsCmd, …) with a
+// config file for env's database, as an operator would.
+func runCLI(t *testing.T, env sharedEnv, pick func(*cli) *cobra.Command, args ...string) (string, error) {
+	t.Helper()
+	cfg := filepath.Join(env.dir, "cli.yaml")
+	y := fmt.Sprintf("database:\n  url: %q\nidp:\n  secret: %q\nkeys:\n  encryption_key: %q\nlog:\n  level: error\n", env.dbURL, env.secret, env.encKey)
+	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := pick(&cli{configPath: cfg, out: &out, log: io.Discard})
+	cmd.SetOut(&out)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// jiangsuTree adds Nanjing › Xuanwu › a primary school under Jiangsu.
+func jiangsuTree(t *testing.T, sys *system) (city, county, school string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range []org.Org{
+		{ID: "320100", ParentID: "320000", Name: "南京市学生资助管理中心", Level: org.LevelCity, RegionCode: "320100"},
+		{ID: "320102", ParentID: "320100", Name: "玄武区学生资助管理中心", Level: org.LevelCounty, RegionCode: "320102"},
+		{ID: "2320102001", ParentID: "320102", Name: "玄武区第1小学", Level: org.LevelSchool, RegionCode: "320102"},
+	} {
+		if _, err := sys.app.Orgs.Create(ctx, o); err != nil {
+			t.Fatalf("create %s: %v", o.ID, err)
+		}
+	}
+	return "320100", "320102", "2320102001"
+}
+
+// TestConsoleSpeaksPlainly drives the console as a provincial admin: the
+// approval queue shows the applicant's position, unit path and time; a
+// school account's page offers no cockpit grant and says why; the admin
+// resets a person's authenticator with a fresh code of its own (the
+// person is told by SMS); the audit page names events, details and
+// people in Chinese and lists an account the command line created and a
+// cockpit grant the command line tried and was refused.
+func TestConsoleSpeaksPlainly(t *testing.T) {
+	env := newSharedEnv(t, sqliteBackend)
+	sys := startNode(t, env)
+	ctx := context.Background()
+	_, county, school := jiangsuTree(t, sys)
+	boss := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Role, a.Name = "320000", account.RoleAdmin, "江苏管理员" })
+	teacher := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = school, "李老师" })
+	applicant := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name, a.Status = school, "陈申请", account.StatusPending })
+	if err := sys.app.Profiles.Put(ctx, profile.Profile{AccountID: applicant.ID, Position: "学生资助专干"}); err != nil {
+		t.Fatal(err)
+	}
+	// The teacher has an authenticator and has lost the phone.
+	e, err := sys.app.TOTP.Begin(teacher.ID, "李老师")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, _ := ptotp.GenerateCode(e.Secret, sys.clock.Now())
+	if _, err := sys.app.TOTP.Confirm(ctx, teacher.ID, e.Token, tc); err != nil {
+		t.Fatal(err)
+	}
+	cliPhone := newPhone()
+	if _, err := runCLI(t, env, (*cli).accountsCmd, "create", "--phone", cliPhone, "--name", "命令行开通", "--org", county); err != nil {
+		t.Fatalf("accounts create: %v", err)
+	}
+	if _, err := runCLI(t, env, (*cli).grantsCmd, "add", "--phone", teacher.Phone); err == nil {
+		t.Fatalf("the command line granted the cockpit to a school account")
+	}
+
+	p := newPage(t, sys)
+	p.do("open the console", chromedp.Navigate(sys.url+"/admin/pending"))
+	p.smsCode(boss)
+	secret := p.enrolTOTP()
+	p.do("the queue", chromedp.WaitVisible(chromedp.CSS(`table`)))
+	if loc := p.location(); loc != "/admin/pending" {
+		t.Errorf("after sign-in at %s, want /admin/pending", loc)
+	}
+	queue := p.text(`table`)
+	for _, want := range []string{"陈申请", "学生资助专干", "南京市学生资助管理中心 › 玄武区学生资助管理中心 › 玄武区第1小学", "申请时间"} {
+		if !strings.Contains(queue, want) {
+			t.Errorf("the queue lacks %q:\n%s", want, queue)
+		}
+	}
+	p.shoot("console-pending")
+
+	p.do("a school account", chromedp.Navigate(sys.url+"/admin/accounts/"+teacher.ID), chromedp.WaitVisible(chromedp.CSS(`#totp-reset`)))
+	if p.count(`#grant-cockpit`) != 0 || !strings.Contains(p.text(`#cockpit-why-not`), "学校") {
+		t.Errorf("a school account's page offers the cockpit grant or does not say why not")
+	}
+	sys.clock.Advance(time.Minute) // a fresh step for the admin's code
+	p.do("reset the authenticator",
+		chromedp.SendKeys(chromedp.CSS(`#admin-code`), p.totp(secret)),
+		chromedp.Submit(chromedp.CSS(`#admin-code`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.msg.ok`)),
+	)
+	if msg := p.text(`p.msg.ok`); !strings.Contains(msg, "已重置") {
+		t.Errorf("after the reset the page says %q", msg)
+	}
+	if ok, _ := sys.app.TOTP.Enrolled(ctx, teacher.ID); ok {
+		t.Errorf("the teacher's authenticator survived the reset")
+	}
+	if got := sys.sms.noticesTo(teacher.E164); !slices.Contains(got, "totp_reset") {
+		t.Errorf("notices to the teacher: %v, want totp_reset", got)
+	}
+	p.shoot("console-account")
+
+	p.do("the audit page", chromedp.Navigate(sys.url+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS(`table`)))
+	trail := p.text(`table`)
+	for _, want := range []string{"管理员重置身份验证器", "李老师", "开通账号", "命令行开通", "系统（命令行）", "拒绝授予驾驶舱权限", "单位级别不允许", "绑定身份验证器", "登录方式：短信验证码、动态口令"} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("the audit page lacks %q:\n%s", want, trail)
+		}
+	}
+	for _, raw := range []string{"totp.enrolled", "login.mfa_required", "grant.refused", "amr=", teacher.ID} {
+		if strings.Contains(trail, raw) {
+			t.Errorf("the audit page still shows %q", raw)
+		}
+	}
+	p.shoot("console-audit")
+
+	p.do("the account list", chromedp.Navigate(sys.url+"/admin/accounts"), chromedp.WaitVisible(chromedp.CSS(`table`)))
+	p.shoot("console-accounts")
 }

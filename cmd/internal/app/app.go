@@ -245,12 +245,14 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 	if a.TOTP, err = totp.New(db, totp.Config{Key: derive(sec.IdPSecret, "totp")}, now); err != nil {
 		return nil, err
 	}
+	a.Admin.TOTP = a.TOTP
 	idSealer, err := idcard.NewSealer("idp-secret", derive(sec.IdPSecret, "idcard"), derive(sec.IdPSecret, "idcard-index"), nil)
 	if err != nil {
 		return nil, err
 	}
 	a.Profiles = profile.NewStore(db, idSealer, now)
 	a.Admin.Profiles = a.Profiles
+	a.Console.Profiles = a.Profiles
 
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {
