@@ -64,8 +64,9 @@ type (
 
 // csp is the IdP's Content-Security-Policy: form-action allows any origin
 // because the consent and logout pages post onwards to relying parties'
-// callbacks; scripts only from the IdP's own /static/ files.
-const csp = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'"
+// callbacks; scripts only from the IdP's own /static/ files, which may
+// call the IdP's own JSON API (the register page's unit suggestions).
+const csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'"
 
 // Config holds the HTTP-level settings.
 type Config struct {
@@ -118,6 +119,7 @@ type Mounter interface {
 // it.
 type OrgDirectory interface {
 	Get(ctx context.Context, id string) (*org.Org, error)
+	Search(ctx context.Context, under, query string, limit int) ([]org.Org, error)
 }
 
 // Registration is what self-registration needs; nil in Deps turns

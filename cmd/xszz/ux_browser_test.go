@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -400,4 +403,106 @@ func TestConsoleSpeaksPlainly(t *testing.T) {
 
 	p.do("the account list", chromedp.Navigate(sys.url+"/admin/accounts"), chromedp.WaitVisible(chromedp.CSS(`table`)))
 	p.shoot("console-accounts")
+}
+
+// Without a script, a person finds the unit by name: 查找 lists the
+// matches (name, code, the unit above) to choose from; the chosen one is
+// filed; a bare unit code typed in the search box is taken as it is; the
+// JSON search answers the suggestions and stays small.
+func TestRegistrationFindsTheUnitByName(t *testing.T) {
+	sys := startSystem(t, sqliteBackend)
+	ctx := context.Background()
+	_, _, school := jiangsuTree(t, sys)
+	b := sys.browser(t)
+
+	ph := newPhone()
+	code := b.registerCode(ph)
+	form := url.Values{"phone": {ph}, "code": {code}, "name": {"陈老师"}, "position": {"学生资助专干"}, "org_q": {"玄武区第1"}, "action": {"find"}}
+	r := b.postForm("/register", form)
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, `value="`+school+`"`) || !strings.Contains(r.Body, "玄武区第1小学") || !strings.Contains(r.Body, "玄武区学生资助管理中心") {
+		t.Fatalf("查找 did not list the school with its code and county:\n%s", r)
+	}
+	if !strings.Contains(r.Body, `value="`+code+`"`) {
+		t.Errorf("the code typed was lost by the search")
+	}
+	form.Del("action")
+	form.Set("org_id", school)
+	if r := b.postForm("/register", form); r.Status != http.StatusAccepted {
+		t.Fatalf("register with the chosen unit: %s", r)
+	}
+	acc, err := sys.app.Accounts.ByPhone(ctx, "+86"+ph)
+	if err != nil || acc.OrgID != school || acc.Status != account.StatusPending {
+		t.Fatalf("filed %+v, %v", acc, err)
+	}
+
+	ph2 := newPhone()
+	r = b.postForm("/register", url.Values{"phone": {ph2}, "code": {b.registerCode(ph2)}, "name": {"周老师"}, "org_q": {school}})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("a bare code in the search box: %s", r)
+	}
+	r = b.postForm("/register", url.Values{"phone": {ph2}, "code": {"123456"}, "name": {"周老师"}, "org_q": {"不存在的单位名称"}})
+	if !strings.Contains(r.Body, "没有找到") {
+		t.Errorf("an unknown unit name: %s", r)
+	}
+
+	for q, want := range map[string]int{"玄武区第1小学": 1, "学生资助管理中心": 10, "玄": 0, "320102": 2} {
+		r := b.get("/api/v1/orgs/search?q=" + url.QueryEscape(q))
+		var body struct {
+			Units []struct{ ID, Name, Parent string } `json:"units"`
+		}
+		if r.Status != http.StatusOK || json.Unmarshal([]byte(r.Body), &body) != nil {
+			t.Fatalf("search %q: %s", q, r)
+		}
+		if len(body.Units) != want {
+			t.Errorf("search %q found %d units, want %d: %+v", q, len(body.Units), want, body.Units)
+		}
+	}
+}
+
+// With the script, suggestions appear while typing; choosing one shows the
+// name with its code, and the application is filed for that unit.
+func TestRegistrationSuggestsUnitsInBrowser(t *testing.T) {
+	sys := startSystem(t, sqliteBackend)
+	_, _, school := jiangsuTree(t, sys)
+	p := newPage(t, sys)
+	ph := newPhone()
+	p.do("ask for a code",
+		chromedp.Navigate(sys.url+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/register"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/register"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone`)),
+		chromedp.SendKeys(chromedp.CSS(`#phone`), ph),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(chromedp.CSS(`#org_q`)),
+	)
+	p.do("type the unit",
+		chromedp.SendKeys(chromedp.CSS(`#code`), sys.sms.last("+86"+ph)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "陈老师"),
+		chromedp.SendKeys(chromedp.CSS(`#org_q`), "玄武区第1"),
+		chromedp.WaitVisible(chromedp.CSS(`#org-list button.pick`)),
+	)
+	if s := p.text(`#org-list`); !strings.Contains(s, school) || !strings.Contains(s, "玄武区学生资助管理中心") {
+		t.Errorf("the suggestions read %q", s)
+	}
+	p.shoot("register-suggest")
+	p.do("choose",
+		chromedp.Click(chromedp.CSS(`#org-list button.pick`)),
+		chromedp.WaitVisible(chromedp.CSS(`#org-chosen`)),
+	)
+	if s := p.text(`#org-chosen`); !strings.Contains(s, "玄武区第1小学") || !strings.Contains(s, school) {
+		t.Errorf("the chosen unit reads %q", s)
+	}
+	p.do("submit",
+		chromedp.SendKeys(chromedp.CSS(`#position`), "学生资助专干"),
+		chromedp.Click(chromedp.CSS(`#submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/login"].btn`)),
+	)
+	if h := p.text(`h1`); h != "注册申请已提交" {
+		t.Errorf("after submitting: %q", h)
+	}
+	acc, err := sys.app.Accounts.ByPhone(context.Background(), "+86"+ph)
+	if err != nil || acc.OrgID != school {
+		t.Fatalf("filed %+v, %v", acc, err)
+	}
+	p.shoot("register-done")
 }
