@@ -103,6 +103,12 @@ func (p *page) shoot(name string) {
 			if err != nil || over {
 				p.t.Errorf("%s: the page is wider than a 390 px phone (%v)", name, err)
 			}
+			// A button or tag whose words wrap onto a second line ("退/出")
+			// is taller than one line of text.
+			wrapped, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('button:not(.pick), a.btn, .tag, th')).filter(function (b) { return b.offsetParent && b.getBoundingClientRect().height > 54; }).map(function (b) { return b.textContent.trim(); })`))
+			if err != nil || len(wrapped) > 0 {
+				p.t.Errorf("%s: at 390 px these wrap onto two lines: %q (%v)", name, wrapped, err)
+			}
 		}
 		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -505,4 +511,71 @@ func TestRegistrationSuggestsUnitsInBrowser(t *testing.T) {
 		t.Fatalf("filed %+v, %v", acc, err)
 	}
 	p.shoot("register-done")
+}
+
+// TestAccountCentreOnAPhone: the account centre in sections 手机号 /
+// 身份验证器 / 登录设备 / 已授权的应用, as cards that fit a 390 px phone;
+// authorised applications listed with what they get in plain words;
+// re-binding the authenticator apart from changing the phone number; and
+// 退出所有设备 a secondary action behind a confirmation.
+func TestAccountCentreOnAPhone(t *testing.T) {
+	sys := startSystem(t, sqliteBackend)
+	ctx := context.Background()
+	staff := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = "320000", "王小明" })
+	e, err := sys.app.TOTP.Begin(staff.ID, "王小明")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ptotp.GenerateCode(e.Secret, sys.clock.Now())
+	if _, err := sys.app.TOTP.Confirm(ctx, staff.ID, e.Token, c); err != nil {
+		t.Fatal(err)
+	}
+	p := newPage(t, sys)
+	rp := sys.newRP(t, func(s *client.Spec) { s.Name, s.Trusted = "学生资助工作门户", false })
+	p.do("sign in at a third-party application", chromedp.Navigate(rp.authURL().url))
+	p.smsCode(staff)
+	sys.clock.Advance(time.Minute)
+	p.do("second factor", chromedp.WaitVisible(chromedp.CSS(`#code`)), chromedp.SendKeys(chromedp.CSS(`#code`), p.totp(e.Secret)), chromedp.Submit(chromedp.CSS(`#code`)),
+		chromedp.WaitVisible(chromedp.CSS(`#switch`)))
+	// The consent is given; the browser then goes to the application's
+	// (unreachable) callback, which does not matter here.
+	p.do("consent", chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitNotPresent(chromedp.CSS(`#switch`)))
+
+	p.do("account centre", chromedp.Navigate(sys.url+"/account"), chromedp.WaitVisible(chromedp.CSS(`#consents`)))
+	var headings []string
+	for _, id := range []string{"h-phone", "h-totp", "h-sessions", "h-consents"} {
+		headings = append(headings, p.text("#"+id))
+	}
+	if want := []string{"手机号", "身份验证器（动态口令）", "登录设备", "已授权的应用"}; !slices.Equal(headings, want) {
+		t.Errorf("sections %q, want %q", headings, want)
+	}
+	apps := p.text(`#consents`)
+	for _, want := range []string{"学生资助工作门户", "你的姓名", "你的手机号", "长期保持登录"} {
+		if !strings.Contains(apps, want) {
+			t.Errorf("authorised applications lack %q:\n%s", want, apps)
+		}
+	}
+	for _, raw := range []string{"offline_access", "openid", "profile"} {
+		if strings.Contains(apps, raw) {
+			t.Errorf("authorised applications show the raw scope %q", raw)
+		}
+	}
+	if s := p.text(`#rebind`); !strings.Contains(s, "重新绑定身份验证器") || p.count(`#totp-section #rebind`) != 1 || p.count(`#phone-section #rebind`) != 0 {
+		t.Errorf("the authenticator's re-binding reads %q or sits outside its section", s)
+	}
+	visible, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.querySelector('#end-all-confirm').checkVisibility()`))
+	if err != nil || visible {
+		t.Errorf("退出所有设备 is one click away (visible %v, %v)", visible, err)
+	}
+	p.shoot("account")
+
+	p.do("sign out everywhere",
+		chromedp.Click(chromedp.CSS(`#end-all summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`#end-all-confirm`)),
+	)
+	p.shoot("account-end-all")
+	p.do("confirm", chromedp.Click(chromedp.CSS(`#end-all-confirm`)), chromedp.WaitVisible(chromedp.CSS(`#phone`)))
+	if n, _ := sys.app.Sessions.ListByAccount(ctx, staff.ID); len(n) != 0 {
+		t.Errorf("%d sessions left after 退出所有设备", len(n))
+	}
 }
