@@ -27,14 +27,19 @@ import (
 )
 
 // The browser tests of the IdP's pages as people meet them (issue 12).
-// Each takes screenshots of the pages it checks into docs/screenshots, at
-// laptop and phone width, for the user guide and for looking at.
+// Each takes screenshots of the pages it checks, at laptop and phone
+// width, for the user guide and for looking at:
+//
+//	XSZZ_SCREENSHOTS=docs go test ./cmd/xszz -run 'SignIn|Console|Registration|AccountCentreOnAPhone'
+//
+// refreshes docs/screenshots/idp-*.png.
 
 // page is a Chromium tab on the system under test.
 type page struct {
 	t   *testing.T
 	ctx context.Context
 	sys *system
+	dir string
 }
 
 func newPage(t *testing.T, sys *system) *page {
@@ -87,12 +92,25 @@ func jsString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'"
 }
 
+// screenshotDir is where shoot writes: docs/screenshots when
+// XSZZ_SCREENSHOTS=docs (to refresh the guide's pictures), otherwise a
+// temporary folder, so an ordinary test run leaves the tree clean.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("XSZZ_SCREENSHOTS") == "docs" {
+		return filepath.Join("..", "..", "docs", "screenshots")
+	}
+	return t.TempDir()
+}
+
 // shoot saves the page at laptop (1280) and phone (390) width as
-// docs/screenshots/idp-NAME-laptop.png and -phone.png, and fails when the
-// phone layout scrolls sideways (something overflows).
+// idp-NAME-laptop.png and -phone.png (see screenshotDir), and fails when
+// the phone layout scrolls sideways or a button's words wrap.
 func (p *page) shoot(name string) {
 	p.t.Helper()
-	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if p.dir == "" {
+		p.dir = screenshotDir(p.t)
+	}
+	dir := p.dir
 	for _, w := range []struct {
 		suffix        string
 		width, height int64
