@@ -8,14 +8,20 @@ package cockpit
 import (
 	"context"
 	"errors"
+	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/xszz/xszz/cockpit/dash"
 	"github.com/xszz/xszz/cockpit/gen"
+	"github.com/xszz/xszz/cockpit/ingest"
 	"github.com/xszz/xszz/cockpit/region"
+	"github.com/xszz/xszz/cockpit/rollup"
 	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/sdk/web"
 )
 
 // Config is the cockpit's part of the configuration (cockpit.* keys).
@@ -37,15 +43,20 @@ type Deps struct {
 	DB  *sqldb.DB
 	Log *slog.Logger
 	Now func() time.Time
+	// Sessions keeps the pages' sign-in sessions; default in memory, so
+	// a restart signs everybody out (they come back through the IdP's
+	// single sign-on without typing anything).
+	Sessions web.SessionStore
 }
 
 // Service is the cockpit.
 type Service struct {
-	cfg  Config
-	d    Deps
-	tree *region.Tree
-	q    *dash.Queries
-	auth authenticator
+	cfg   Config
+	d     Deps
+	tree  *region.Tree
+	q     *dash.Queries
+	auth  authenticator
+	pages *template.Template
 }
 
 // New checks the configuration and returns the service. It does no I/O:
@@ -66,12 +77,19 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.ClientID
 	}
+	if d.Sessions == nil {
+		d.Sessions = web.NewMemoryStore()
+	}
 	tree, err := region.Load()
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, d: d, tree: tree, q: &dash.Queries{DB: d.DB, Tree: tree}}
-	s.auth = newSDKAuth(cfg, d.Log)
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, d: d, tree: tree, q: &dash.Queries{DB: d.DB, Tree: tree}, pages: pages}
+	s.auth = newSDKAuth(cfg, d.Log, d.Now, d.Sessions)
 	return s, nil
 }
 
@@ -89,6 +107,53 @@ func Generate(ctx context.Context, db *sqldb.DB, o gen.Options) (gen.Stats, erro
 		return gen.Stats{}, err
 	}
 	return gen.Run(ctx, db, tree, o)
+}
+
+// CSVFile is one file for Import.
+type CSVFile struct {
+	Name string
+	Data []byte
+}
+
+// Import reads real data from CSV files (xszz cockpit import; columns in
+// docs/cockpit.md), in the order the kinds depend on each other whatever
+// order they are given in. Each file is written whole or not at all; the
+// import stops at the first refused file. The rollups and warnings are
+// rebuilt, as of asOf, when anything was written.
+func Import(ctx context.Context, db *sqldb.DB, files []CSVFile, progress io.Writer, asOf time.Time) ([]ingest.Result, error) {
+	tree, err := region.Load()
+	if err != nil {
+		return nil, err
+	}
+	type kinded struct {
+		f     CSVFile
+		order int
+	}
+	var todo []kinded
+	for _, f := range files {
+		k, err := ingest.KindOf(f.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		todo = append(todo, kinded{f, ingest.Order(k)})
+	}
+	slices.SortStableFunc(todo, func(a, b kinded) int { return a.order - b.order })
+	var done []ingest.Result
+	var failed error
+	for _, t := range todo {
+		r, err := ingest.File(ctx, db, tree, t.f.Name, t.f.Data, progress)
+		if err != nil {
+			failed = err
+			break
+		}
+		done = append(done, r)
+	}
+	if len(done) > 0 {
+		if _, err := rollup.Refresh(ctx, db, tree, asOf); err != nil {
+			return done, errors.Join(failed, err)
+		}
+	}
+	return done, failed
 }
 
 // SeedDemo generates the laptop-sized demo set of xszz demo seed: every

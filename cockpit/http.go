@@ -1,12 +1,15 @@
 package cockpit
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,15 +27,101 @@ func (s *Service) Handler() http.Handler {
 	api := e.Group("/api/v1", s.bearer)
 	api.GET("/dashboards/:name", s.apiDashboard)
 	api.GET("/warnings/:id/records", s.apiWarningRecords)
-	pages := web.Layout()
-	e.GET("/", func(c echo.Context) error {
-		web.Render(c, pages, http.StatusServiceUnavailable, "starting.html", map[string]any{"Title": "数字驾驶舱", "Site": site})
+	e.GET("/", s.home)
+	e.GET("/login", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.Login }))
+	e.GET("/callback", s.callback)
+	e.POST("/logout", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.Logout }))
+	e.POST("/backchannel-logout", s.signInRoute(func(a signInHandlers) http.HandlerFunc { return a.BackChannelLogout }))
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded folder is part of the binary
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	e.GET("/static/*", func(c echo.Context) error {
+		// The files change only with the binary; an hour spares repeat
+		// visits the 700 KB of ECharts without outliving an upgrade long.
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(c.Response(), c.Request())
 		return nil
 	})
+	p := e.Group("", s.signedIn)
+	// One route per dashboard, so that a stray path (a browser's
+	// /favicon.ico) is a 404 rather than a sign-in that would overwrite
+	// the state cookie of the one in progress.
+	for _, n := range dash.Names {
+		p.GET("/"+n.Code, s.dashboardPage(n.Code))
+	}
+	p.GET("/export/:file", s.exportCSV)
+	p.GET("/warnings/:id", s.warningPage)
 	return e
 }
 
 const viewerKey = "cockpit.viewer"
+
+// signInHandlers are the SDK's sign-in endpoints (sdk/web.Auth).
+type signInHandlers interface {
+	Login(http.ResponseWriter, *http.Request)
+	Callback(http.ResponseWriter, *http.Request)
+	Logout(http.ResponseWriter, *http.Request)
+	BackChannelLogout(http.ResponseWriter, *http.Request)
+}
+
+// signInRoute serves one of the SDK's sign-in endpoints, once the IdP
+// has been discovered.
+func (s *Service) signInRoute(pick func(signInHandlers) http.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		a, err := s.auth.SignIn(c.Request().Context())
+		if err != nil {
+			return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "统一身份认证服务暂不可用，请稍后再试", Cause: err}
+		}
+		pick(a)(c.Response(), c.Request())
+		return nil
+	}
+}
+
+// callback finishes sign-in. The SDK answers a failed sign-in (expired,
+// refused at the IdP, a stale tab) with a line of English; people get a
+// page in Chinese with the way back in instead.
+func (s *Service) callback(c echo.Context) error {
+	a, err := s.auth.SignIn(c.Request().Context())
+	if err != nil {
+		return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "统一身份认证服务暂不可用，请稍后再试", Cause: err}
+	}
+	rec := &recorder{header: http.Header{}}
+	a.Callback(rec, c.Request())
+	if rec.status < http.StatusBadRequest {
+		h := c.Response().Header()
+		for k, v := range rec.header {
+			h[k] = v
+		}
+		c.Response().WriteHeader(rec.status)
+		_, err := c.Response().Write(rec.body.Bytes())
+		return err
+	}
+	s.d.Log.Info("cockpit: sign-in failed", "status", rec.status, "reason", strings.TrimSpace(rec.body.String()))
+	web.Render(c, s.pages, rec.status, "signin-failed.html", map[string]any{"Title": "登录未完成", "Site": site})
+	return nil
+}
+
+// recorder keeps an answer so it can be replaced before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
 
 // bearer admits API requests with an access token for the cockpit's
 // audience carrying the cockpit grant at a cockpit level (the SDK guard

@@ -37,6 +37,23 @@ func (t tokens) WriteError(w http.ResponseWriter, err error) {
 	w.WriteHeader(http.StatusUnauthorized)
 }
 
+// Page reads the token from a cookie, as if the SDK's session held it.
+func (t tokens) Page(r *http.Request) (*sdk.Claims, error) {
+	ck, err := r.Cookie("test-session")
+	if err != nil {
+		return nil, errSignedOut
+	}
+	c, ok := t[ck.Value]
+	if !ok {
+		return nil, errSignedOut
+	}
+	return c, nil
+}
+
+func (t tokens) SignIn(context.Context) (signInHandlers, error) {
+	return nil, errors.New("no identity provider in this test")
+}
+
 func account(level sdk.Level, code string, grants ...string) *sdk.Claims {
 	return &sdk.Claims{Subject: code, Org: &sdk.Org{ID: code, Level: level, RegionCode: code, Kind: "regular"}, Grants: grants}
 }

@@ -2,11 +2,14 @@ package idp
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/otp"
+	"github.com/xszz/xszz/idp/otp/otptest"
 	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
@@ -78,6 +81,61 @@ func TestSMSGate(t *testing.T) {
 		defer next.mu.Unlock()
 		if len(next.sent) != 2 || next.sent[0] == next.sent[1] {
 			t.Fatalf("delivered to %v, want the active account's number and the registration", next.sent)
+		}
+	})
+}
+
+// The deployment-wide budget pays for deliveries only (issue 13 #8), and
+// the log says what happened to each code (issue 12), while the caller's
+// answer stays nil throughout.
+func TestSMSGateChargesDeliveriesAndLogsThem(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		accs := account.NewStore(db, time.Now)
+		for phone, status := range map[string]string{"+8613800000001": account.StatusActive, "+8613800000002": account.StatusDisabled} {
+			if _, err := accs.Create(ctx, account.Account{Phone: phone, Name: "测试", Status: status}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock := otptest.NewClock()
+		logs := &otptest.LogBuffer{}
+		box := &otptest.Outbox{}
+		budget := otp.NewBudget(otp.NewMemoryStore(clock.Now), 2, clock.Now, logs.Logger())
+		gate := SMSGate{Next: box, Accounts: accs, Budget: budget, Log: logs.Logger()}
+		send := func(phone string) {
+			t.Helper()
+			if err := gate.Send(ctx, sms.Message{Phone: phone, Code: "123456", Purpose: "login"}); err != nil {
+				t.Fatalf("send to %s: %v", phone, err)
+			}
+		}
+		for i := 0; i < 50; i++ {
+			send("+8613800000003")
+			send("+8613800000002")
+		}
+		send("+8613800000001")
+		send("+8613800000001")
+		send("+8613800000001") // the budget of 2 is spent by the two above
+		if n := len(box.Messages()); n != 2 {
+			t.Fatalf("%d delivered, want 2 (the budget)", n)
+		}
+		out := logs.String()
+		for _, want := range []string{
+			`"msg":"otp: code not delivered","phone":"138****0003","purpose":"login","reason":"no_account"`,
+			`"msg":"otp: code not delivered","phone":"138****0002","purpose":"login","reason":"account_disabled"`,
+			`"msg":"otp: code delivered","phone":"138****0001"`,
+			`"msg":"otp: code not delivered","phone":"138****0001","purpose":"login","reason":"budget"`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log lacks %s", want)
+			}
+		}
+		if strings.Contains(out, `"msg":"otp: code delivered","phone":"138****0003"`) {
+			t.Error("a code for a number without an account is logged as delivered")
+		}
+		clock.Advance(time.Minute)
+		send("+8613800000001")
+		if n := len(box.Messages()); n != 3 {
+			t.Fatalf("%d delivered after a minute, want 3", n)
 		}
 	})
 }

@@ -42,6 +42,8 @@ type buildOptions struct {
 	// otpPrefix replaces the Redis key prefix of the SMS-code store
 	// ("xszz:otp:").
 	otpPrefix string
+	// challengeAnswers gives the digits of every graphical challenge.
+	challengeAnswers func() string
 	// schemas are the parts whose migrations run; nil means every part.
 	schemas []sqldb.Schema
 }
@@ -49,7 +51,7 @@ type buildOptions struct {
 // build opens the database (migrating it unless turned off) and wires the
 // system. It does not start background work; serve does.
 func build(ctx context.Context, cfg *Config, log *slog.Logger, o buildOptions) (*App, error) {
-	a, err := app.Build(ctx, cfg, log, app.Options{Now: o.now, Sender: o.sender, OTPPrefix: o.otpPrefix, Schemas: o.schemas})
+	a, err := app.Build(ctx, cfg, log, app.Options{Now: o.now, Sender: o.sender, OTPPrefix: o.otpPrefix, ChallengeAnswers: o.challengeAnswers, Schemas: o.schemas})
 	if err != nil {
 		return nil, err
 	}

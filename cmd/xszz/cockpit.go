@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,7 @@ import (
 
 // cockpitCmd holds the cockpit's data tools.
 func (c *cli) cockpitCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "cockpit", Short: "数字驾驶舱 data: generate a data set, rebuild rollups"}
+	cmd := &cobra.Command{Use: "cockpit", Short: "数字驾驶舱 data: generate a data set or import real data, rebuild rollups"}
 	var records int
 	var seed uint64
 	g := &cobra.Command{
@@ -43,6 +44,49 @@ func (c *cli) cockpitCmd() *cobra.Command {
 	}
 	g.Flags().IntVar(&records, "records", 1_000_000, "aid records to generate")
 	g.Flags().Uint64Var(&seed, "seed", 1, "seed: the same seed gives the same data")
-	cmd.AddCommand(g)
+	cmd.AddCommand(g, c.cockpitImportCmd())
 	return cmd
+}
+
+// cockpitImportCmd reads real data from CSV files.
+func (c *cli) cockpitImportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE.csv...",
+		Short: "Import real data from CSV files (columns: docs/cockpit.md), each file all or nothing, then rebuild the rollups",
+		Long: `Import reads schools, students, identifications, aid records, enrolment,
+allocations and disbursements from CSV files, one kind per file, recognised
+by the header line (columns in docs/cockpit.md, "Importing real data").
+Files are imported in dependency order whatever order they are given in;
+each is written whole or not at all, its bad lines reported by number, and
+the import stops at the first refused file. The rollups and warnings are
+rebuilt afterwards.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(c.configPath)
+			if err != nil {
+				return err
+			}
+			var files []cockpit.CSVFile
+			for _, a := range args {
+				b, err := os.ReadFile(a)
+				if err != nil {
+					return err
+				}
+				files = append(files, cockpit.CSVFile{Name: a, Data: b})
+			}
+			db, err := sqldb.Open(cmd.Context(), cfg.Database.URL)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.Migrate(cmd.Context(), migrations.Cockpit); err != nil {
+				return err
+			}
+			done, err := cockpit.Import(cmd.Context(), db, files, os.Stderr, time.Now())
+			for _, r := range done {
+				fmt.Fprintf(c.out, "%s: %d rows imported\n", r.Kind, r.Rows)
+			}
+			return err
+		},
+	}
 }

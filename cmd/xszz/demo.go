@@ -8,6 +8,7 @@ import (
 
 	"github.com/xszz/xszz/cockpit"
 	"github.com/xszz/xszz/idp/demo"
+	officepkg "github.com/xszz/xszz/office"
 )
 
 func (c *cli) demoCmd() *cobra.Command {
@@ -19,7 +20,8 @@ func (c *cli) demoCmd() *cobra.Command {
 provincial and a central university, and about fifty accounts at all six levels
 (staff and admins, a few with the cockpit grant). Prints one JSON object per
 line for every demo account: {"phone","name","org_id","org_name","level","role","cockpit"}.
-It also generates the cockpit's demo data (200,000 aid records, a fixed seed).
+It also adds office notices (published by the centre, forwarded down to the
+schools) and a training open for sign-in, and generates the cockpit's demo data (200,000 aid records, a fixed seed).
 Sign in with the phone number at the IdP; the code is in the SMS outbox file.
 Admins set up an authenticator app at their first sign-in.`,
 		RunE: c.withApp(func(cmd *cobra.Command, a *App, _ []string) error {
@@ -29,6 +31,16 @@ Admins set up an authenticator app at their first sign-in.`,
 			}
 			people, err := demo.Seed(ctx, a.Orgs, a.Accounts, a.Grants)
 			if err != nil {
+				return err
+			}
+			// Notices forwarded level by level and a training, so both office
+			// modules have something to click through.
+			office := make([]officepkg.DemoPerson, 0, len(people))
+			for _, p := range people {
+				office = append(office, officepkg.DemoPerson{Sub: p.ID, Name: p.Name, Phone: p.Phone, OrgID: p.OrgID, OrgName: p.OrgName,
+					OrgLevel: p.Level, OrgPath: p.OrgPath, Role: p.Role})
+			}
+			if err := officepkg.SeedDemo(ctx, a.DB, office, a.Now()); err != nil {
 				return err
 			}
 			// A laptop-sized data set, the same every time (a fixed seed).

@@ -130,6 +130,9 @@ type system struct {
 	url   string // the issuer
 	clock *testClock
 	sms   *outbox
+	// cockpitURL is where the cockpit listens, when sharedEnv.cockpit
+	// asked for it (see cockpit_browser_test.go).
+	cockpitURL string
 }
 
 // sharedEnv is what several nodes of one deployment share.
@@ -137,6 +140,8 @@ type sharedEnv struct {
 	dbURL, redisURL, otpPrefix string
 	secret, encKey             string
 	dir                        string
+	// cockpit also serves the data cockpit on a listener of its own.
+	cockpit bool
 }
 
 func newSharedEnv(t testing.TB, be backend) sharedEnv {
@@ -206,11 +211,23 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 	// budgets (tested in idp/otp) would only get in the way here.
 	cfg.SMS.ResendInterval, cfg.SMS.PerHour, cfg.SMS.PerDay = -1, -1, -1
 	cfg.SMS.PerIPPerHour, cfg.SMS.PerNetPerHour = -1, -1
+	cfg.SMS.VerifyPerIPPerHour, cfg.SMS.VerifyPerNetPerHour = -1, -1
+	// The shared systems deliver many codes a minute; the challenge that
+	// turns on at half the global budget is tested where it is asked for.
+	cfg.SMS.Challenge = "off"
+	var cockpitLn net.Listener
+	if env.cockpit {
+		if cockpitLn, err = listenCockpit(cfg); err != nil {
+			ln.Close()
+			return nil, nil, err
+		}
+	}
 	for _, e := range edit {
 		e(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		ln.Close()
+		closeListener(cockpitLn)
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	var logw io.Writer = io.Discard
@@ -221,20 +238,32 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 	clock := &testClock{}
 	box := &outbox{}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := build(ctx, cfg, log, buildOptions{now: clock.Now, sender: box, otpPrefix: env.otpPrefix})
+	a, err := build(ctx, cfg, log, buildOptions{now: clock.Now, sender: box, otpPrefix: env.otpPrefix,
+		challengeAnswers: func() string { return challengeAnswer }})
 	if err != nil {
 		cancel()
 		ln.Close()
+		closeListener(cockpitLn)
 		return nil, nil, fmt.Errorf("build: %w", err)
+	}
+	if cockpitLn != nil {
+		if err := a.testCockpit(cfg, log); err != nil {
+			cancel()
+			ln.Close()
+			cockpitLn.Close()
+			a.Close()
+			return nil, nil, fmt.Errorf("cockpit: %w", err)
+		}
 	}
 	if err := a.Prepare(ctx); err != nil {
 		cancel()
 		ln.Close()
 		a.Close()
+		closeListener(cockpitLn)
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, listeners{idp: ln}) }()
+	go func() { done <- a.serve(ctx, listeners{idp: ln, cockpit: cockpitLn}) }()
 	stop = func() error {
 		// Idle keep-alive connections would hold the graceful shutdown.
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
@@ -243,7 +272,11 @@ func launch(env sharedEnv, edit ...func(*Config)) (sys *system, stop func() erro
 		a.Close()
 		return err
 	}
-	return &system{app: a, url: issuer, clock: clock, sms: box}, stop, nil
+	sys = &system{app: a, url: issuer, clock: clock, sms: box}
+	if cockpitLn != nil {
+		sys.cockpitURL = cfg.Cockpit.URL
+	}
+	return sys, stop, nil
 }
 
 // The shared systems serve every test that needs no configuration of its

@@ -92,10 +92,10 @@ func jsString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'"
 }
 
-// screenshotDir is where shoot writes: docs/screenshots when
+// idpScreenshotDir is where shoot writes: docs/screenshots when
 // XSZZ_SCREENSHOTS=docs (to refresh the guide's pictures), otherwise a
 // temporary folder, so an ordinary test run leaves the tree clean.
-func screenshotDir(t *testing.T) string {
+func idpScreenshotDir(t *testing.T) string {
 	if os.Getenv("XSZZ_SCREENSHOTS") == "docs" {
 		return filepath.Join("..", "..", "docs", "screenshots")
 	}
@@ -103,12 +103,12 @@ func screenshotDir(t *testing.T) string {
 }
 
 // shoot saves the page at laptop (1280) and phone (390) width as
-// idp-NAME-laptop.png and -phone.png (see screenshotDir), and fails when
+// idp-NAME-laptop.png and -phone.png (see idpScreenshotDir), and fails when
 // the phone layout scrolls sideways or a button's words wrap.
 func (p *page) shoot(name string) {
 	p.t.Helper()
 	if p.dir == "" {
-		p.dir = screenshotDir(p.t)
+		p.dir = idpScreenshotDir(p.t)
 	}
 	dir := p.dir
 	for _, w := range []struct {

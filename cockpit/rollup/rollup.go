@@ -340,6 +340,14 @@ func Refresh(ctx context.Context, db *sqldb.DB, tree *region.Tree, asOf time.Tim
 	if err != nil {
 		return res, fmt.Errorf("refresh rollups: %w", err)
 	}
+	// Fresh statistics, or SQLite (which keeps none until asked) reads a
+	// county's warnings through the year index: 100 ms instead of 1 ms at
+	// 10 M records. The tables are small; both dialects know ANALYZE.
+	for _, t := range []string{warningsTable.Name, warnRollTable.Name} {
+		if _, err := db.ExecContext(ctx, "ANALYZE "+t); err != nil {
+			return res, fmt.Errorf("analyze %s: %w", t, err)
+		}
+	}
 	res.Took = time.Since(start)
 	return res, nil
 }

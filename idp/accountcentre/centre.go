@@ -412,20 +412,32 @@ func (s *Centre) accountPhoneChange(c echo.Context) error {
 	again := map[string]any{"NewPhone": e164, "NewPhoneMasked": phone.Mask(e164)}
 	// Both codes are checked, whatever the first gives, so each wrong code
 	// costs its own attempt.
-	errOld := s.OTP.Verify(ctx, a.Phone, otp.PurposeChangePhone, c.FormValue("old_code"))
-	errNew := s.OTP.Verify(ctx, e164, otp.PurposeChangePhone, c.FormValue("new_code"))
+	errOld := s.OTP.Verify(ctx, a.Phone, otp.PurposeChangePhone, c.FormValue("old_code"), c.RealIP())
+	errNew := s.OTP.Verify(ctx, e164, otp.PurposeChangePhone, c.FormValue("new_code"), c.RealIP())
 	if err := errors.Join(errOld, errNew); err != nil {
 		ev := s.centreEvent(c, ac, "account.phone_change", map[string]string{"old_code": idpweb.Result(errOld), "new_code": idpweb.Result(errNew)})
 		ev.Result, ev.Reason = audit.Failure, idpweb.Reason(err)
 		s.Events.Record(ctx, ev)
-		if !errors.Is(err, otp.ErrInvalidCode) && !errors.Is(err, otp.ErrLocked) {
+		oldUE, newUE := idpweb.CodeError(errOld), idpweb.CodeError(errNew)
+		if (errOld != nil && oldUE == nil) || (errNew != nil && newUE == nil) {
 			return web.Internal(err)
 		}
-		again["PhoneError"] = "验证码错误或已失效：须同时输入原手机号和新手机号收到的验证码"
-		if errors.Is(err, otp.ErrLocked) {
-			again["PhoneError"] = otp.UserMessage(err)
+		ue := oldUE
+		if ue == nil || (newUE != nil && newUE.Status > ue.Status) {
+			ue = newUE
 		}
-		return s.renderCentre(c, ac, http.StatusUnauthorized, again)
+		// Say which of the two codes failed, and why.
+		switch {
+		case ue.Status == http.StatusTooManyRequests:
+			again["PhoneError"] = ue.Message
+		case oldUE != nil && newUE != nil:
+			again["PhoneError"] = "原手机号和新手机号的验证码都不正确或已失效"
+		case oldUE != nil:
+			again["PhoneError"] = "原手机号的验证码：" + oldUE.Message
+		default:
+			again["PhoneError"] = "新手机号的验证码：" + newUE.Message
+		}
+		return s.renderCentre(c, ac, ue.Status, again)
 	}
 	old := a.Phone
 	_, err = s.Accounts.Update(ctx, a.ID, func(acc *account.Account) error {

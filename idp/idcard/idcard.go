@@ -9,16 +9,11 @@
 package idcard
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/xszz/xszz/idp/seal"
 )
 
 // ErrInvalid is any malformed number; UserMessage says it in Chinese.
@@ -88,80 +83,14 @@ func Mask(n string) string {
 	return n[:4] + strings.Repeat("*", 10) + n[14:]
 }
 
-// Sealer encrypts numbers and computes their blind index.
-type Sealer struct {
-	keyID    string
-	aead     cipher.AEAD
-	old      map[string]cipher.AEAD
-	indexKey []byte
-}
+// Sealer encrypts resident ID numbers and computes their blind index
+// (idp/seal); the account id is the additional data.
+type Sealer = seal.Sealer
 
-// NewSealer returns a Sealer encrypting with key (32 bytes) under keyID;
-// old keys, by id, are for reading rows written before a rotation.
-// indexKey keys the blind index: it must never change without recomputing
-// every stored index.
+// NewSealer returns the resident ID numbers' Sealer, encrypting with key
+// (32 bytes) under keyID; old keys, by id, are for reading rows written
+// before a rotation. indexKey keys the blind index: it must never change
+// without recomputing every stored index.
 func NewSealer(keyID string, key, indexKey []byte, old map[string][]byte) (*Sealer, error) {
-	if keyID == "" || len(indexKey) < 32 {
-		return nil, errors.New("idcard: key id and a 32-byte index key are required")
-	}
-	aead, err := newAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	s := &Sealer{keyID: keyID, aead: aead, old: map[string]cipher.AEAD{}, indexKey: indexKey}
-	for id, k := range old {
-		if s.old[id], err = newAEAD(k); err != nil {
-			return nil, fmt.Errorf("idcard key %q: %w", id, err)
-		}
-	}
-	return s, nil
-}
-
-func newAEAD(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("idcard: key must be 32 bytes, got %d", len(key))
-	}
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
-}
-
-// Seal encrypts a canonical number for one account (the account id is the
-// additional data, so a ciphertext moved to another row does not open)
-// and returns it with the key id to store beside it.
-func (s *Sealer) Seal(accountID, number string) ([]byte, string) {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(number)+s.aead.Overhead())
-	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, []byte(number), []byte("xszz-idcard\x00"+accountID)), s.keyID
-}
-
-// Open decrypts what Seal returned.
-func (s *Sealer) Open(accountID, keyID string, sealed []byte) (string, error) {
-	aead := s.aead
-	if keyID != s.keyID {
-		var ok bool
-		if aead, ok = s.old[keyID]; !ok {
-			return "", fmt.Errorf("idcard: number sealed with key %q, which is not configured", keyID)
-		}
-	}
-	n := aead.NonceSize()
-	if len(sealed) < n+aead.Overhead() {
-		return "", errors.New("idcard: ciphertext too short")
-	}
-	b, err := aead.Open(nil, sealed[:n], sealed[n:], []byte("xszz-idcard\x00"+accountID))
-	if err != nil {
-		return "", fmt.Errorf("idcard: decrypt: %w", err)
-	}
-	return string(b), nil
-}
-
-// Index is the blind index of a canonical number: equal numbers give equal
-// indexes, and without the key the index reveals nothing (the 10^17-odd
-// numbers would otherwise be easy to enumerate against a plain hash).
-func (s *Sealer) Index(number string) string {
-	m := hmac.New(sha256.New, s.indexKey)
-	m.Write([]byte("xszz-idcard-index\x00" + number))
-	return hex.EncodeToString(m.Sum(nil))
+	return seal.New("xszz-idcard", keyID, key, indexKey, old)
 }

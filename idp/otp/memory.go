@@ -16,7 +16,6 @@ type MemoryStore struct {
 	mu    sync.Mutex
 	codes map[string]*memCode
 	logs  map[string]*memLog
-	locks map[string]time.Time
 	ops   int
 }
 
@@ -50,7 +49,6 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 		now:   now,
 		codes: map[string]*memCode{},
 		logs:  map[string]*memLog{},
-		locks: map[string]time.Time{},
 	}
 }
 
@@ -58,7 +56,7 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 func (m *MemoryStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.codes) + len(m.logs) + len(m.locks)
+	return len(m.codes) + len(m.logs)
 }
 
 // tick must be called with mu held.
@@ -86,11 +84,6 @@ func (m *MemoryStore) sweep(now time.Time) {
 	for k, l := range m.logs {
 		if l.trim(now) == 0 {
 			delete(m.logs, k)
-		}
-	}
-	for k, until := range m.locks {
-		if !now.Before(until) {
-			delete(m.locks, k)
 		}
 	}
 }
@@ -176,44 +169,11 @@ func (m *MemoryStore) Take(ctx context.Context, now time.Time, limits []Limit) (
 		return res, nil
 	}
 	for _, lim := range limits {
-		if lim.Max <= 0 {
+		if lim.Max <= 0 || lim.Peek {
 			continue
 		}
 		l := m.logs[lim.Key]
 		l.times = append(l.times, now)
 	}
 	return res, nil
-}
-
-// Fail implements Store.
-func (m *MemoryStore) Fail(ctx context.Context, key string, now time.Time, window time.Duration, threshold int, lockFor time.Duration) (time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tick()
-	l := m.log("fail\x00"+key, window)
-	l.trim(now)
-	l.times = append(l.times, now)
-	if len(l.times) < threshold {
-		return time.Time{}, nil
-	}
-	delete(m.logs, "fail\x00"+key)
-	until := now.Add(lockFor)
-	m.locks[key] = until
-	return until, nil
-}
-
-// LockedUntil implements Store.
-func (m *MemoryStore) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tick()
-	until, ok := m.locks[key]
-	if !ok {
-		return time.Time{}, nil
-	}
-	if !now.Before(until) {
-		delete(m.locks, key)
-		return time.Time{}, nil
-	}
-	return until, nil
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Store keeps codes, rate-limit counters and lockouts. Each method is one
+// Store keeps codes and rate-limit counters. Each method is one
 // atomic step, so the guarantees of Service (single use, attempt cap,
 // limits) hold across several IdP processes sharing one store.
 //
@@ -27,18 +27,9 @@ type Store interface {
 	// Take counts one event against every limit, or against none of them
 	// if any limit is already reached, so refused requests do not eat
 	// quota. Limits are sliding windows: at most Max events in any period
-	// of length Window. Limits with Max <= 0 are ignored.
+	// of length Window. Limits with Max <= 0 are ignored. A Peek limit
+	// can refuse the event but is never counted.
 	Take(ctx context.Context, now time.Time, limits []Limit) (TakeResult, error)
-
-	// Fail records a failure under key. When that makes threshold failures
-	// within window, it locks key until now+lockFor, forgets the failures
-	// (so the lock's end starts a clean slate), and returns the lock's end;
-	// otherwise it returns the zero time.
-	Fail(ctx context.Context, key string, now time.Time, window time.Duration, threshold int, lockFor time.Duration) (lockedUntil time.Time, err error)
-
-	// LockedUntil returns the end of the lock on key, or the zero time if
-	// key is not locked at now.
-	LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error)
 }
 
 // CheckResult is the outcome of Store.CheckCode.
@@ -73,6 +64,11 @@ type Limit struct {
 	Key    string
 	Window time.Duration
 	Max    int
+	// Peek: refuse when the budget is reached, but do not count the event
+	// against it. The global budget is peeked at when a code is asked for
+	// and counted only when one is delivered (Budget); a lower Max on a
+	// peek asks "is this budget past that mark?" (Service.Pressure).
+	Peek bool
 }
 
 // TakeResult is the outcome of Store.Take.

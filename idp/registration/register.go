@@ -79,14 +79,11 @@ func (s *Registration) register(c echo.Context, r registration) error {
 		return web.Internal(err)
 	}
 	masked := audit.MaskPhone(e164)
-	if err := s.OTP.Verify(ctx, e164, otp.PurposeRegister, r.Code); err != nil {
+	if err := s.OTP.Verify(ctx, e164, otp.PurposeRegister, r.Code, ip); err != nil {
 		reason := idpweb.Reason(err)
 		s.Events.Record(ctx, audit.Event{Type: "account.register", Result: audit.Failure, Reason: reason, SubjectID: masked, OrgID: o.ID, IP: ip, UserAgent: ua})
-		switch {
-		case errors.Is(err, otp.ErrInvalidCode):
-			return &web.Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: otp.UserMessage(err)}
-		case errors.Is(err, otp.ErrLocked):
-			return &web.Error{Status: http.StatusTooManyRequests, Code: "locked", Message: otp.UserMessage(err)}
+		if ue := idpweb.CodeError(err); ue != nil {
+			return ue
 		}
 		return web.Internal(err)
 	}
@@ -188,7 +185,9 @@ func (s *Registration) registerSendForm(c echo.Context) error {
 			return idpweb.Render(c, http.StatusOK, "register.html", d)
 		}
 		status, msg := idpweb.SendErrorStatus(err)
-		return idpweb.Render(c, status, "register.html", s.registerData(c, r, false, msg, ""))
+		d := s.registerData(c, r, false, msg, "")
+		d["Challenge"] = idpweb.ChallengeView(err)
+		return idpweb.Render(c, status, "register.html", d)
 	}
 	d := s.registerData(c, r, true, "", "验证码已发送，请填写以下信息完成注册申请。")
 	d["Wait"] = idpweb.Seconds(retry)

@@ -45,7 +45,7 @@ type PhoneClaims interface {
 
 // Verifier checks the SMS code; otp.Service implements it.
 type Verifier interface {
-	Verify(ctx context.Context, phoneE164 string, purpose otp.Purpose, code string) error
+	Verify(ctx context.Context, phoneE164 string, purpose otp.Purpose, code, ip string) error
 }
 
 // CodeSender sends an SMS code with the sign-in's checks and limits;

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/audit"
+	"github.com/xszz/xszz/idp/challenge"
 	"github.com/xszz/xszz/idp/idpweb"
 	"github.com/xszz/xszz/idp/mfa"
 	"github.com/xszz/xszz/idp/otp"
@@ -67,7 +68,9 @@ func (s *SignIn) loginSendForm(c echo.Context) error {
 			return idpweb.Render(c, http.StatusOK, "login.html", d)
 		}
 		status, msg := idpweb.SendErrorStatus(err)
-		return idpweb.Render(c, status, "login.html", s.loginData(c, flowToken, raw, false, msg, ""))
+		d := s.loginData(c, flowToken, raw, false, msg, "")
+		d["Challenge"] = idpweb.ChallengeView(err)
+		return idpweb.Render(c, status, "login.html", d)
 	}
 	// The number goes back into the forms as typed: the code form posts it
 	// again. Only the notice shows it masked.
@@ -104,8 +107,19 @@ func (s *SignIn) SendCode(c echo.Context, raw string, purpose otp.Purpose) (stri
 		s.Metrics.SMSSent.WithLabelValues(string(purpose), "invalid_phone").Inc()
 		return "", 0, err
 	}
-	if s.Challenge != nil {
+	// A phone change is made by someone signed in, who is not the storm
+	// the challenge is for.
+	if s.Challenge != nil && purpose != otp.PurposeChangePhone {
 		if err := s.Challenge.Check(c); err != nil {
+			var req *challenge.Required
+			var ue *web.Error
+			switch {
+			case errors.As(err, &req):
+				s.Metrics.SMSSent.WithLabelValues(string(purpose), req.Code()).Inc()
+				return "", 0, err
+			case errors.As(err, &ue):
+				return "", 0, err
+			}
 			s.Metrics.SMSSent.WithLabelValues(string(purpose), "challenge_failed").Inc()
 			return "", 0, &web.Error{Status: http.StatusBadRequest, Code: "challenge_failed", Message: "请先完成人机验证", Cause: err}
 		}
@@ -142,18 +156,9 @@ func (s *SignIn) completeLogin(c echo.Context, raw, code, flowToken string) (str
 		return "", fail("invalid_phone", "", &web.Error{Status: http.StatusBadRequest, Code: "invalid_phone", Message: phone.UserMessage})
 	}
 	masked := audit.MaskPhone(e164)
-	if err := s.OTP.Verify(ctx, e164, otp.PurposeLogin, code); err != nil {
-		switch {
-		case errors.Is(err, otp.ErrInvalidCode):
-			return "", fail("invalid_code", masked, &web.Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: otp.UserMessage(err)})
-		case errors.Is(err, otp.ErrLocked):
-			var le *otp.LockedError
-			errors.As(err, &le)
-			h := map[string]string{}
-			if le != nil {
-				h["Retry-After"] = strconv.Itoa(int(le.Until.Sub(s.Now()).Seconds()) + 1)
-			}
-			return "", fail("locked", masked, &web.Error{Status: http.StatusTooManyRequests, Code: "locked", Message: otp.UserMessage(err), Header: h})
+	if err := s.OTP.Verify(ctx, e164, otp.PurposeLogin, code, ip); err != nil {
+		if ue := idpweb.CodeError(err); ue != nil {
+			return "", fail(ue.Code, masked, ue)
 		}
 		return "", web.Internal(err)
 	}
@@ -226,6 +231,9 @@ func (s *SignIn) afterSignIn(flowToken string) string {
 type sendRequest struct {
 	Phone   string `json:"phone"`
 	Purpose string `json:"purpose"`
+	// The answer to the graphical challenge, when one was asked.
+	ChallengeID     string `json:"challenge_id,omitempty"`
+	ChallengeAnswer string `json:"challenge_answer,omitempty"`
 }
 
 func (s *SignIn) apiSMSSend(c echo.Context) error {
@@ -240,7 +248,14 @@ func (s *SignIn) apiSMSSend(c echo.Context) error {
 	if purpose != otp.PurposeLogin && purpose != otp.PurposeRegister {
 		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_purpose", Message: "不支持的验证码用途"}
 	}
+	challenge.SetAnswer(c, req.ChallengeID, req.ChallengeAnswer)
 	_, retry, err := s.SendCode(c, req.Phone, purpose)
+	var cr *challenge.Required
+	if errors.As(err, &cr) {
+		return c.JSON(http.StatusBadRequest, map[string]string{
+			"error": cr.Code(), "error_description": cr.Message(), "challenge_id": cr.ID, "image": cr.Image,
+		})
+	}
 	if err != nil {
 		status, msg := idpweb.SendErrorStatus(err)
 		ue := &web.Error{Status: status, Code: idpweb.Reason(err), Message: msg, Cause: err}

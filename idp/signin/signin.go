@@ -39,7 +39,7 @@ type Sessions interface {
 // Codes sends and checks SMS codes; otp.Service implements it.
 type Codes interface {
 	Send(ctx context.Context, phoneE164 string, purpose otp.Purpose, ip string) (time.Duration, error)
-	Verify(ctx context.Context, phoneE164 string, purpose otp.Purpose, code string) error
+	Verify(ctx context.Context, phoneE164 string, purpose otp.Purpose, code, ip string) error
 	CodeTTL() time.Duration
 }
 

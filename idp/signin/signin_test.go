@@ -58,7 +58,7 @@ func start(t *testing.T, db *sqldb.DB) *env {
 	accounts := account.NewStore(db, now)
 	sessions := session.NewStore(db, session.Config{Idle: time.Hour, Absolute: 12 * time.Hour}, now)
 	box := &inbox{codes: map[string]string{}}
-	codes := otp.New(otp.NewMemoryStore(now), box, otp.Config{Secret: []byte("test-secret"), MaxAttempts: 3, FailLockThreshold: 3}, now, nil)
+	codes := otp.New(otp.NewMemoryStore(now), box, otp.Config{Secret: []byte("test-secret"), MaxAttempts: 3, ResendInterval: -1, VerifyPerIPPerHour: 8}, now, nil)
 	clients := client.NewStore(db, client.Hasher{Key: []byte("client-key")}, now, 0)
 	cookie := idpweb.Cookie{Name: "xszz_session"}
 	s := signin.New(signin.Deps{
@@ -137,7 +137,7 @@ func TestSignInWithSMSCode(t *testing.T) {
 			t.Fatalf("session after sign-in: %v", sess)
 		}
 		status, out, _ = post(t, c, e.srv.URL+"/api/v1/login", `{"phone":"13800000001","code":"`+code+`"}`)
-		if status != http.StatusUnauthorized || out["error"] != "invalid_code" {
+		if status != http.StatusUnauthorized || out["error"] != "code_expired" {
 			t.Fatalf("a used code signed in again: %d %v", status, out)
 		}
 	})
@@ -155,7 +155,7 @@ func TestSignInRefusals(t *testing.T) {
 			status            int
 			error             string
 		}{
-			{"wrong code", "13800000002", "000000", http.StatusUnauthorized, "invalid_code"},
+			{"no live code", "13800000002", "000000", http.StatusUnauthorized, "code_expired"},
 			{"bad number", "12345", "123456", http.StatusBadRequest, "invalid_phone"},
 			{"no account", "13800000009", "", http.StatusUnauthorized, "no_account"},
 			{"disabled account", "13800000003", "", http.StatusForbidden, "account_disabled"},
@@ -182,30 +182,48 @@ func TestSignInRefusals(t *testing.T) {
 	})
 }
 
-// Wrong codes burn the code; the number is then locked and the answer says
-// when to retry.
-func TestSignInLocksAfterWrongCodes(t *testing.T) {
+// Wrong codes burn the code, and each answer says what happened; the
+// number is never locked: a new code works. Too many attempts refuse the
+// source, with Retry-After.
+func TestSignInWrongCodes(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		e := start(t, db)
 		e.account(t, "+8613800000004", account.StatusActive)
 		c := browser(t)
+		login := func(code string) (int, map[string]any, http.Header) {
+			return post(t, c, e.srv.URL+"/api/v1/login", `{"phone":"13800000004","code":"`+code+`"}`)
+		}
 		post(t, c, e.srv.URL+"/api/v1/sms/send", `{"phone":"13800000004"}`)
 		code := e.sms.code("+8613800000004")
-		var status int
-		var out map[string]any
-		var h http.Header
-		for range 5 {
-			status, out, h = post(t, c, e.srv.URL+"/api/v1/login", `{"phone":"13800000004","code":"999999"}`)
-			if status == http.StatusTooManyRequests {
-				break
+		wrong := "999999"
+		if code == wrong {
+			wrong = "999998"
+		}
+		for _, want := range []struct {
+			code, error, msg string
+		}{
+			{wrong, "invalid_code", "验证码错误"},
+			{wrong, "invalid_code", "验证码错误"},
+			{wrong, "code_burnt", "验证码错误次数过多，已失效，请重新获取"},
+			{code, "code_expired", "验证码已失效，请重新获取"},
+		} {
+			status, out, _ := login(want.code)
+			if status != http.StatusUnauthorized || out["error"] != want.error || out["error_description"] != want.msg {
+				t.Fatalf("got %d %v, want 401 %s %q", status, out, want.error, want.msg)
 			}
 		}
-		if status != http.StatusTooManyRequests || out["error"] != "locked" || h.Get("Retry-After") == "" {
-			t.Fatalf("after wrong codes: %d %v Retry-After=%q, want 429 locked", status, out, h.Get("Retry-After"))
+		post(t, c, e.srv.URL+"/api/v1/sms/send", `{"phone":"13800000004"}`)
+		if status, out, _ := login(e.sms.code("+8613800000004")); status != http.StatusOK {
+			t.Fatalf("a new code after a burnt one: %d %v", status, out)
 		}
-		status, out, _ = post(t, c, e.srv.URL+"/api/v1/login", `{"phone":"13800000004","code":"`+code+`"}`)
-		if status == http.StatusOK {
-			t.Fatalf("the right code signed in after the lock: %v", out)
+		// 5 attempts so far; this address may make 8 an hour.
+		for range 3 {
+			login(wrong)
+		}
+		status, out, h := login(wrong)
+		if status != http.StatusTooManyRequests || out["error"] != "too_many_attempts_ip" || h.Get("Retry-After") != "3600" ||
+			out["error_description"] != "尝试次数过多，请 60 分钟后再试（来自本机地址）" {
+			t.Fatalf("the 9th attempt: %d %v Retry-After=%q, want 429 too_many_attempts_ip", status, out, h.Get("Retry-After"))
 		}
 	})
 }

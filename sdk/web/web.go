@@ -64,6 +64,11 @@ type Config struct {
 	// PostLogoutRedirectURL is the registered post_logout_redirect_uri
 	// (OpenID Connect RP-Initiated Logout 1.0 §2). Optional.
 	PostLogoutRedirectURL string
+	// CookieName names the session cookie; the login cookie is
+	// CookieName + "-login". Default "xszz-session". Browsers do not
+	// separate cookies by port, so relying parties sharing a host name
+	// (127.0.0.1:8081 and :8082 in development) need different names.
+	CookieName string
 	// Now is the clock. Default: the Provider's clock.
 	Now func() time.Time
 }
@@ -145,6 +150,12 @@ func New(p *sdk.Provider, c *Config) (*Auth, error) {
 	w.idv = p.IDTokenVerifier(vc)
 	w.logout = p.LogoutTokenVerifier(vc)
 	w.sessionCookie, w.loginCookie = "xszz-session", "xszz-login"
+	if c.CookieName != "" {
+		if !validCookieName(c.CookieName) {
+			return nil, fmt.Errorf("%w: CookieName %q: use letters, digits, '-' and '_'", sdk.ErrInvalidConfig, c.CookieName)
+		}
+		w.sessionCookie, w.loginCookie = c.CookieName, c.CookieName+"-login"
+	}
 	if w.secure {
 		w.sessionCookie, w.loginCookie = "__Host-"+w.sessionCookie, "__Host-"+w.loginCookie
 	}
@@ -540,4 +551,13 @@ func printable(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+func validCookieName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -305,3 +305,34 @@ func TestSealerRefusesTampering(t *testing.T) {
 		t.Fatal("short key accepted")
 	}
 }
+
+// Two relying parties on one host name (ports do not separate cookies)
+// keep their sessions apart by cookie name.
+func TestCookieNameKeepsRelyingPartiesOnOneHostApart(t *testing.T) {
+	clk := sdktest.NewClock()
+	_, p := sdktest.Setup(t, clk)
+	for _, tc := range []struct {
+		name    string
+		wantErr bool
+	}{
+		{"xszz-office", false},
+		{"xszz_cockpit", false},
+		{"bad name;", true},
+	} {
+		w, err := New(p, &Config{ClientID: "c", ClientSecret: "s", RedirectURL: "http://127.0.0.1:8081/callback", CookieKey: make([]byte, 32), CookieName: tc.name})
+		if tc.wantErr {
+			if err == nil || !errors.Is(err, sdk.ErrInvalidConfig) {
+				t.Errorf("CookieName %q: %v, want ErrInvalidConfig", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		w.Login(rec, httptest.NewRequest("GET", "/login", nil))
+		if got := rec.Result().Cookies(); len(got) != 1 || got[0].Name != tc.name+"-login" {
+			t.Errorf("CookieName %q: login sets %v", tc.name, got)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/backchannel"
+	"github.com/xszz/xszz/idp/challenge"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/console"
 	"github.com/xszz/xszz/idp/grant"
@@ -35,6 +36,7 @@ import (
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/otp/redisstore"
 	"github.com/xszz/xszz/idp/profile"
+	"github.com/xszz/xszz/idp/scim"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/idp/totp"
 	"github.com/xszz/xszz/internal/sms"
@@ -59,15 +61,17 @@ type App struct {
 	OAuth    *oauthstore.Store
 	Provider *oauth.Provider
 	OTP      *otp.Service
-	Audit    *audit.Log
-	Grants   *grant.Store
-	Notifier *backchannel.Notifier
-	Admin    *admin.Service
-	TOTP     *totp.Service
-	Profiles *profile.Store
-	Console  *console.Console
-	IdP      *idp.Server
-	Registry *prometheus.Registry
+	// Challenge is the graphical challenge before SMS codes (sms.challenge).
+	Challenge *challenge.Service
+	Audit     *audit.Log
+	Grants    *grant.Store
+	Notifier  *backchannel.Notifier
+	Admin     *admin.Service
+	TOTP      *totp.Service
+	Profiles  *profile.Store
+	Console   *console.Console
+	IdP       *idp.Server
+	Registry  *prometheus.Registry
 	// SMS is the configured gateway (with failover and metrics); codes
 	// reach it through the OTP service's limits.
 	SMS sms.Sender
@@ -111,6 +115,9 @@ type Options struct {
 	// OTPPrefix replaces the Redis key prefix of the SMS-code store
 	// ("xszz:otp:").
 	OTPPrefix string
+	// ChallengeAnswers, when set, gives the digits of every graphical
+	// challenge (tests cannot read the image).
+	ChallengeAnswers func() string
 	// Schemas are the parts whose migrations run; nil means every part.
 	Schemas []sqldb.Schema
 }
@@ -227,10 +234,18 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 		}
 		codes = redisstore.New(a.Redis, prefix)
 	}
-	a.OTP = otp.New(codes, idp.SMSGate{Next: sender, Accounts: a.Accounts, Async: o.Sender == nil, Log: log}, otp.Config{
+	// The global budget is charged by the gate, for codes it delivers only.
+	budget := otp.NewBudget(codes, cfg.SMS.GlobalPerMin, now, log)
+	gate := idp.SMSGate{Next: sender, Accounts: a.Accounts, Budget: budget, Async: o.Sender == nil, Log: log}
+	a.OTP = otp.New(codes, gate, otp.Config{
 		Secret: derive(sec.IdPSecret, "otp"), CodeTTL: cfg.SMS.CodeTTL, MaxAttempts: cfg.SMS.MaxAttempts,
 		ResendInterval: cfg.SMS.ResendInterval, PerHour: cfg.SMS.PerHour, PerDay: cfg.SMS.PerDay,
-		PerIPPerHour: cfg.SMS.PerIPPerHour, PerNetPerHour: cfg.SMS.PerNetPerHour, GlobalPerMinute: cfg.SMS.GlobalPerMin,
+		PerIPPerHour: cfg.SMS.PerIPPerHour, PerNetPerHour: cfg.SMS.PerNetPerHour, PerNet48PerHour: cfg.SMS.PerNet48PerHr,
+		VerifyPerIPPerHour: cfg.SMS.VerifyPerIPPerHour, VerifyPerNetPerHour: cfg.SMS.VerifyPerNetPerHour,
+		VerifyPerNet48PerHour: cfg.SMS.VerifyPerNet48PerHr, Budget: budget,
+	}, now, log)
+	a.Challenge = challenge.New(codes, a.OTP, challenge.Config{
+		Mode: challenge.Mode(cfg.SMS.Challenge), Secret: derive(sec.IdPSecret, "challenge"), Answers: o.ChallengeAnswers,
 	}, now, log)
 
 	a.Console, err = console.New(console.Deps{
@@ -254,6 +269,14 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 	a.Admin.Profiles = a.Profiles
 	a.Console.Profiles = a.Profiles
 
+	directory, err := scim.New(scim.Deps{
+		Issuer: cfg.IdP.Issuer, DB: db, Tokens: a.Provider, Clients: a.Clients, Accounts: a.Accounts, Paths: a.Orgs,
+		NewSession: func() fosite.Session { return oauth.NewSession() }, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {
 		ready["redis"] = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
@@ -262,7 +285,7 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
 		OTP: a.OTP, TOTP: a.TOTP, Registration: &idp.Registration{Orgs: a.Orgs, Profiles: a.Profiles}, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
-		Notifier: a.Notifier, Admin: a.Admin, OrgPaths: a.Orgs, Console: a.Console, SMS: a.SMS,
+		Notifier: a.Notifier, Admin: a.Admin, OrgPaths: a.Orgs, Console: a.Console, Directory: directory, SMS: a.SMS, Challenge: a.Challenge,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})
 	if err != nil {

@@ -79,7 +79,14 @@ type Config struct {
 		PerDay         int           `mapstructure:"per_day"`
 		PerIPPerHour   int           `mapstructure:"per_ip_per_hour"`
 		PerNetPerHour  int           `mapstructure:"per_net_per_hour"`
+		PerNet48PerHr  int           `mapstructure:"per_net48_per_hour"`
 		GlobalPerMin   int           `mapstructure:"global_per_minute"`
+		// Code checks per source (issue 13 #7).
+		VerifyPerIPPerHour  int `mapstructure:"verify_per_ip_per_hour"`
+		VerifyPerNetPerHour int `mapstructure:"verify_per_net_per_hour"`
+		VerifyPerNet48PerHr int `mapstructure:"verify_per_net48_per_hour"`
+		// Challenge: auto, always or off (idp/challenge).
+		Challenge string `mapstructure:"challenge"`
 	} `mapstructure:"sms"`
 	Audit struct {
 		Retention  time.Duration `mapstructure:"retention"`
@@ -116,62 +123,67 @@ type RelyingParty struct {
 // Defaults are the embedded development set-up: SQLite under ./data,
 // in-process cache, codes to ./data/sms-outbox.jsonl and the log.
 var Defaults = map[string]any{
-	"database.url":                 "sqlite://data/xszz.db",
-	"database.migrate":             true,
-	"redis.url":                    "",
-	"idp.listen":                   "127.0.0.1:8080",
-	"idp.issuer":                   "http://127.0.0.1:8080",
-	"idp.secret":                   "",
-	"idp.access_token_ttl":         "10m",
-	"idp.id_token_ttl":             "10m",
-	"idp.refresh_token_ttl":        "720h",
-	"idp.code_ttl":                 "60s",
-	"idp.access_token_alg":         "ES256",
-	"idp.session_idle":             "30m",
-	"idp.session_absolute":         "12h",
-	"idp.totp_required_for":        "admin",
-	"office.listen":                "127.0.0.1:8081",
-	"office.url":                   "http://127.0.0.1:8081",
-	"office.issuer":                "",
-	"office.client_id":             "",
-	"office.client_secret":         "",
-	"office.files":                 "data/office-files",
-	"cockpit.listen":               "127.0.0.1:8082",
-	"cockpit.url":                  "http://127.0.0.1:8082",
-	"cockpit.issuer":               "",
-	"cockpit.client_id":            "",
-	"cockpit.client_secret":        "",
-	"ops.listen":                   "127.0.0.1:9090",
-	"keys.encryption_key":          "",
-	"keys.rotate_every":            "0s",
-	"sms.provider":                 "file",
-	"sms.secondary":                "",
-	"sms.primary_timeout":          "3s",
-	"sms.outbox":                   "data/sms-outbox.jsonl",
-	"sms.aliyun.endpoint":          "https://dysmsapi.aliyuncs.com",
-	"sms.aliyun.access_key_id":     "",
-	"sms.aliyun.access_key_secret": "",
-	"sms.aliyun.sign_name":         "",
-	"sms.tencent.endpoint":         "https://sms.tencentcloudapi.com",
-	"sms.tencent.secret_id":        "",
-	"sms.tencent.secret_key":       "",
-	"sms.tencent.region":           "ap-guangzhou",
-	"sms.tencent.sdk_app_id":       "",
-	"sms.tencent.sign_name":        "",
-	"sms.webhook.url":              "",
-	"sms.webhook.secret":           "",
-	"sms.code_ttl":                 "5m",
-	"sms.max_attempts":             5,
-	"sms.resend_interval":          "60s",
-	"sms.per_hour":                 5,
-	"sms.per_day":                  10,
-	"sms.per_ip_per_hour":          30,
-	"sms.per_net_per_hour":         100,
-	"sms.global_per_minute":        1000,
-	"audit.retention":              "4320h",
-	"audit.archive_dir":            "data/audit-archive",
-	"log.level":                    "info",
-	"log.format":                   "auto",
+	"database.url":                  "sqlite://data/xszz.db",
+	"database.migrate":              true,
+	"redis.url":                     "",
+	"idp.listen":                    "127.0.0.1:8080",
+	"idp.issuer":                    "http://127.0.0.1:8080",
+	"idp.secret":                    "",
+	"idp.access_token_ttl":          "10m",
+	"idp.id_token_ttl":              "10m",
+	"idp.refresh_token_ttl":         "720h",
+	"idp.code_ttl":                  "60s",
+	"idp.access_token_alg":          "ES256",
+	"idp.session_idle":              "30m",
+	"idp.session_absolute":          "12h",
+	"idp.totp_required_for":         "admin",
+	"office.listen":                 "127.0.0.1:8081",
+	"office.url":                    "http://127.0.0.1:8081",
+	"office.issuer":                 "",
+	"office.client_id":              "",
+	"office.client_secret":          "",
+	"office.files":                  "data/office-files",
+	"cockpit.listen":                "127.0.0.1:8082",
+	"cockpit.url":                   "http://127.0.0.1:8082",
+	"cockpit.issuer":                "",
+	"cockpit.client_id":             "",
+	"cockpit.client_secret":         "",
+	"ops.listen":                    "127.0.0.1:9090",
+	"keys.encryption_key":           "",
+	"keys.rotate_every":             "0s",
+	"sms.provider":                  "file",
+	"sms.secondary":                 "",
+	"sms.primary_timeout":           "3s",
+	"sms.outbox":                    "data/sms-outbox.jsonl",
+	"sms.aliyun.endpoint":           "https://dysmsapi.aliyuncs.com",
+	"sms.aliyun.access_key_id":      "",
+	"sms.aliyun.access_key_secret":  "",
+	"sms.aliyun.sign_name":          "",
+	"sms.tencent.endpoint":          "https://sms.tencentcloudapi.com",
+	"sms.tencent.secret_id":         "",
+	"sms.tencent.secret_key":        "",
+	"sms.tencent.region":            "ap-guangzhou",
+	"sms.tencent.sdk_app_id":        "",
+	"sms.tencent.sign_name":         "",
+	"sms.webhook.url":               "",
+	"sms.webhook.secret":            "",
+	"sms.code_ttl":                  "5m",
+	"sms.max_attempts":              5,
+	"sms.resend_interval":           "60s",
+	"sms.per_hour":                  5,
+	"sms.per_day":                   10,
+	"sms.per_ip_per_hour":           30,
+	"sms.per_net_per_hour":          100,
+	"sms.per_net48_per_hour":        300,
+	"sms.global_per_minute":         1000,
+	"sms.verify_per_ip_per_hour":    60,
+	"sms.verify_per_net_per_hour":   200,
+	"sms.verify_per_net48_per_hour": 600,
+	"sms.challenge":                 "auto",
+	"audit.retention":               "4320h",
+	"audit.archive_dir":             "data/audit-archive",
+	"log.level":                     "info",
+	"log.format":                    "auto",
 }
 
 // smsPurposes are the messages a gateway needs a template for: the codes
@@ -179,7 +191,7 @@ var Defaults = map[string]any{
 // not sent, and the log says so).
 var (
 	smsCodePurposes   = []string{"login", "register", "change_phone"}
-	smsNoticePurposes = []string{"approved", "rejected", "phone_changed", "totp_reset"}
+	smsNoticePurposes = []string{"approved", "rejected", "phone_changed", "office_reminder", "totp_reset"}
 )
 
 func init() {

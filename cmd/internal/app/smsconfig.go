@@ -18,6 +18,11 @@ var smsGateways = []string{"aliyun", "tencent", "webhook"}
 
 func (c *Config) validateSMS() error {
 	s := c.SMS
+	switch s.Challenge {
+	case "auto", "always", "off":
+	default:
+		return fmt.Errorf("config sms.challenge: %q is not available (auto, always, off)", s.Challenge)
+	}
 	switch s.Provider {
 	case "file", "log", "aliyun", "tencent", "webhook":
 	default:

@@ -25,14 +25,17 @@ func (c *codeBox) Send(ctx context.Context, m sms.Message) error {
 func Bench(b *testing.B, st otp.Store) {
 	box := &codeBox{}
 	cfg := otp.Config{
-		Secret:            []byte("bench-secret"),
-		PerHour:           -1,
-		PerDay:            -1,
-		PerIPPerHour:      -1,
-		PerNetPerHour:     -1,
-		GlobalPerMinute:   -1,
-		ResendInterval:    -1,
-		FailLockThreshold: -1,
+		Secret:                []byte("bench-secret"),
+		PerHour:               -1,
+		PerDay:                -1,
+		PerIPPerHour:          -1,
+		PerNetPerHour:         -1,
+		PerNet48PerHour:       -1,
+		VerifyPerIPPerHour:    -1,
+		VerifyPerNetPerHour:   -1,
+		VerifyPerNet48PerHour: -1,
+		GlobalPerMinute:       -1,
+		ResendInterval:        -1,
 	}
 	svc := otp.New(st, box, cfg, nil, discardLogger())
 	var n atomic.Int64
@@ -47,7 +50,7 @@ func Bench(b *testing.B, st otp.Store) {
 				return
 			}
 			code, _ := box.m.LoadAndDelete(p)
-			if err := svc.Verify(ctx, p, otp.PurposeLogin, code.(string)); err != nil {
+			if err := svc.Verify(ctx, p, otp.PurposeLogin, code.(string), "203.0.113.1"); err != nil {
 				b.Error(err)
 				return
 			}

@@ -59,11 +59,13 @@ func wantRefused(t *testing.T, retry time.Duration, err error, scope string, wai
 	}
 }
 
-func wantLockedUntil(t *testing.T, err error, until time.Time) {
+// wantSourceRefused checks that err refuses the source (scope) of a
+// verification for wait.
+func wantSourceRefused(t *testing.T, err error, scope string, wait time.Duration) {
 	t.Helper()
-	var le *otp.LockedError
-	if !errors.As(err, &le) || !errors.Is(err, otp.ErrLocked) || !le.Until.Equal(until) {
-		t.Fatalf("got %v, want locked until %v", err, until)
+	var al *otp.AttemptLimitError
+	if !errors.As(err, &al) || !errors.Is(err, otp.ErrTooManyAttempts) || al.Scope != scope || al.RetryAfter != wait {
+		t.Fatalf("got %v, want too many attempts from this %s, retry after %v", err, scope, wait)
 	}
 }
 
@@ -84,9 +86,9 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		if m := e.box.Messages()[0]; m.Purpose != "login" || !m.SentAt.Equal(e.clock.Now()) {
 			t.Fatalf("message %+v", m)
 		}
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), nil)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), nil)
 		// SECURITY.md #41: a used code is dead.
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), otp.ErrInvalidCode)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), otp.ErrCodeExpired)
 	})
 
 	t.Run("CodeExpiresAfterTTL", func(t *testing.T) {
@@ -96,14 +98,14 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 			want  error
 		}{
 			{"just before 5 minutes", 5*time.Minute - time.Second, nil},
-			{"at 5 minutes", 5 * time.Minute, otp.ErrInvalidCode},
-			{"an hour later", time.Hour, otp.ErrInvalidCode},
+			{"at 5 minutes", 5 * time.Minute, otp.ErrCodeExpired},
+			{"an hour later", time.Hour, otp.ErrCodeExpired},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				e := newEnv(t, newStore, otp.Config{})
 				code := e.send(t, p1, login)
 				e.clock.Advance(tt.after)
-				wantErr(t, e.svc.Verify(ctx, p1, login, code), tt.want)
+				wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), tt.want)
 			})
 		}
 	})
@@ -112,7 +114,7 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		e := newEnv(t, newStore, otp.Config{CodeTTL: time.Hour})
 		code := e.send(t, p1, login)
 		e.clock.Advance(10 * time.Minute)
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), otp.ErrInvalidCode)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), otp.ErrCodeExpired)
 	})
 
 	t.Run("WrongGuesses", func(t *testing.T) {
@@ -122,15 +124,19 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 			result error
 		}{
 			{"4 wrong, then right: accepted", 4, nil},
-			{"5 wrong burn the code: the right one then fails", 5, otp.ErrInvalidCode},
+			{"5 wrong burn the code: the right one then fails", 5, otp.ErrCodeExpired},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				e := newEnv(t, newStore, otp.Config{})
 				code := e.send(t, p1, login)
 				for i := 0; i < tt.wrong; i++ {
-					wantErr(t, e.svc.Verify(ctx, p1, login, otherCode(code, i)), otp.ErrInvalidCode)
+					want := otp.ErrInvalidCode
+					if i == 4 {
+						want = otp.ErrCodeBurnt // the fifth says so
+					}
+					wantErr(t, e.svc.Verify(ctx, p1, login, otherCode(code, i), ip), want)
 				}
-				wantErr(t, e.svc.Verify(ctx, p1, login, code), tt.result)
+				wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), tt.result)
 			})
 		}
 	})
@@ -138,34 +144,37 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("MalformedCodesAreWrongGuesses", func(t *testing.T) {
 		e := newEnv(t, newStore, otp.Config{})
 		code := e.send(t, p1, login)
-		for _, bad := range []string{"", "12345", "1234567", "abcdef", " " + code, code + "\n"} {
-			wantErr(t, e.svc.Verify(ctx, p1, login, bad), otp.ErrInvalidCode)
+		for i, bad := range []string{"", "12345", "1234567", "abcdef", " " + code} {
+			want := otp.ErrInvalidCode
+			if i == 4 {
+				want = otp.ErrCodeBurnt
+			}
+			wantErr(t, e.svc.Verify(ctx, p1, login, bad, ip), want)
 		}
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), otp.ErrInvalidCode) // burnt by the 5th
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), otp.ErrCodeExpired) // burnt by the 5th
 	})
 
 	t.Run("FiftyParallelGuessesSucceedAtMostOnce", func(t *testing.T) {
-		// The lockout is off so that only the per-code cap is measured.
-		e := newEnv(t, newStore, otp.Config{FailLockThreshold: -1})
+		e := newEnv(t, newStore, otp.Config{})
 		code := e.send(t, p1, login)
 		counts := parallel(t, 50, func(i int) bool {
 			guess := otherCode(code, i)
 			if i == 3 {
 				guess = code // one right guess, early among wrong ones
 			}
-			return e.svc.Verify(ctx, p1, login, guess) == nil
+			return e.svc.Verify(ctx, p1, login, guess, ip) == nil
 		})
 		if counts[true] > 1 {
 			t.Fatalf("%d verifications succeeded", counts[true])
 		}
 		// Whatever happened, the code is gone now.
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), otp.ErrInvalidCode)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), otp.ErrCodeExpired)
 	})
 
 	t.Run("FiftyParallelRightCodesSucceedOnce", func(t *testing.T) {
 		e := newEnv(t, newStore, otp.Config{})
 		code := e.send(t, p1, login)
-		counts := parallel(t, 50, func(int) bool { return e.svc.Verify(ctx, p1, login, code) == nil })
+		counts := parallel(t, 50, func(int) bool { return e.svc.Verify(ctx, p1, login, code, ip) == nil })
 		if counts[true] != 1 {
 			t.Fatalf("%d verifications succeeded, want 1", counts[true])
 		}
@@ -174,16 +183,16 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	t.Run("CodeIsBoundToPurpose", func(t *testing.T) {
 		e := newEnv(t, newStore, otp.Config{})
 		code := e.send(t, p1, login)
-		wantErr(t, e.svc.Verify(ctx, p1, change, code), otp.ErrInvalidCode)
-		wantErr(t, e.svc.Verify(ctx, p1, reg, code), otp.ErrInvalidCode)
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), nil)
+		wantErr(t, e.svc.Verify(ctx, p1, change, code, ip), otp.ErrCodeExpired)
+		wantErr(t, e.svc.Verify(ctx, p1, reg, code, ip), otp.ErrCodeExpired)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), nil)
 	})
 
 	t.Run("CodeIsBoundToPhone", func(t *testing.T) {
 		e := newEnv(t, newStore, otp.Config{})
 		code := e.send(t, p1, login)
 		e.send(t, Phone(2), login)
-		wantErr(t, e.svc.Verify(ctx, Phone(2), login, code), otp.ErrInvalidCode)
+		wantErr(t, e.svc.Verify(ctx, Phone(2), login, code, ip), otp.ErrInvalidCode)
 	})
 
 	t.Run("ResendKillsOldCode", func(t *testing.T) {
@@ -192,27 +201,30 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		e.clock.Advance(time.Minute)
 		fresh := e.send(t, p1, login)
 		if old != fresh {
-			wantErr(t, e.svc.Verify(ctx, p1, login, old), otp.ErrInvalidCode)
+			wantErr(t, e.svc.Verify(ctx, p1, login, old, ip), otp.ErrInvalidCode) // a guess at the fresh one
 		}
-		wantErr(t, e.svc.Verify(ctx, p1, login, fresh), nil)
+		wantErr(t, e.svc.Verify(ctx, p1, login, fresh, ip), nil)
 	})
 
-	t.Run("OneErrorForEveryFailure", func(t *testing.T) {
-		// Unknown, wrong, used and expired codes are indistinguishable.
+	t.Run("EachFailureSaysWhatHappened", func(t *testing.T) {
+		// Codes are issued for every well-formed number, account or not,
+		// so telling "wrong" from "no live code" reveals no account.
 		e := newEnv(t, newStore, otp.Config{})
-		var errs []error
-		errs = append(errs, e.svc.Verify(ctx, p1, login, "123456")) // never issued
+		wantErr(t, e.svc.Verify(ctx, p1, login, "123456", ip), otp.ErrCodeExpired) // never issued
 		code := e.send(t, p1, login)
-		errs = append(errs, e.svc.Verify(ctx, p1, login, otherCode(code, 0)))
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), nil)
-		errs = append(errs, e.svc.Verify(ctx, p1, login, code)) // used
+		wantErr(t, e.svc.Verify(ctx, p1, login, otherCode(code, 0), ip), otp.ErrInvalidCode)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), nil)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), otp.ErrCodeExpired) // used
 		e.clock.Advance(time.Minute)
 		code = e.send(t, p1, login)
 		e.clock.Advance(5 * time.Minute)
-		errs = append(errs, e.svc.Verify(ctx, p1, login, code)) // expired
-		for i, err := range errs {
-			if err != otp.ErrInvalidCode {
-				t.Errorf("case %d: %v, want exactly ErrInvalidCode", i, err)
+		wantErr(t, e.svc.Verify(ctx, p1, login, code, ip), otp.ErrCodeExpired) // expired
+		for err, want := range map[error]string{
+			otp.ErrInvalidCode: "验证码错误", otp.ErrCodeExpired: "验证码已失效，请重新获取",
+			otp.ErrCodeBurnt: "验证码错误次数过多，已失效，请重新获取",
+		} {
+			if got := otp.UserMessage(err); got != want {
+				t.Errorf("UserMessage(%v) = %q, want %q", err, got, want)
 			}
 		}
 	})
@@ -239,52 +251,21 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		}
 	})
 
-	t.Run("LockoutAfterRepeatedFailures", func(t *testing.T) {
-		e := newEnv(t, newStore, otp.Config{FailLockDuration: 3 * time.Minute})
-		code := e.send(t, p1, login)
-		// 9 failures, spread over purposes: the lock is per phone.
-		for i := 0; i < 9; i++ {
-			wantErr(t, e.svc.Verify(ctx, p1, reg, "000000"), otp.ErrInvalidCode)
-		}
-		e.clock.Advance(time.Minute)
-		lockStart := e.clock.Now()
-		wantLockedUntil(t, e.svc.Verify(ctx, p1, change, "000000"), lockStart.Add(3*time.Minute))
-		// Even the right code is refused while locked, without burning it.
-		wantLockedUntil(t, e.svc.Verify(ctx, p1, login, code), lockStart.Add(3*time.Minute))
-		// Sending is pointless while locked, and says when it reopens.
-		e.clock.Advance(time.Minute)
-		retry, err := e.svc.Send(ctx, p1, login, ip)
-		wantRefused(t, retry, err, otp.ScopeLocked, 2*time.Minute)
-		if !strings.Contains(e.logs.String(), "otp: phone locked after repeated failures") {
-			t.Fatal("lockout not logged")
-		}
-		// The lock is timed: when it ends the still-valid code works.
-		e.clock.Advance(2*time.Minute - time.Second)
-		wantLockedUntil(t, e.svc.Verify(ctx, p1, login, code), lockStart.Add(3*time.Minute))
-		e.clock.Advance(time.Second)
-		wantErr(t, e.svc.Verify(ctx, p1, login, code), nil)
-		// And one new failure does not lock again.
-		wantErr(t, e.svc.Verify(ctx, p1, login, "000000"), otp.ErrInvalidCode)
-	})
-
-	t.Run("FailuresOutsideTheWindowDoNotLock", func(t *testing.T) {
-		e := newEnv(t, newStore, otp.Config{})
-		for i := 0; i < 20; i++ {
-			wantErr(t, e.svc.Verify(ctx, p1, login, "000000"), otp.ErrInvalidCode)
-			e.clock.Advance(2 * time.Minute) // 7-8 failures per 15 minutes
-		}
-	})
+	t.Run("StrangersCannotLockANumberOut", runNoLockout(newStore))
+	t.Run("VerificationLimitsPerSource", runVerifyLimits(newStore))
+	t.Run("GlobalBudgetCountsDeliveriesOnly", runDeliveredBudget(newStore))
+	t.Run("PressureNearALimit", runPressure(newStore))
 
 	t.Run("InputIsChecked", func(t *testing.T) {
 		e := newEnv(t, newStore, otp.Config{})
 		for _, bad := range []string{"13800138000", "+8613800138000\n", "+12025550123", "+8615412345678", ""} {
 			_, err := e.svc.Send(ctx, bad, login, ip)
 			wantErr(t, err, otp.ErrInvalidPhone)
-			wantErr(t, e.svc.Verify(ctx, bad, login, "123456"), otp.ErrInvalidPhone)
+			wantErr(t, e.svc.Verify(ctx, bad, login, "123456", ip), otp.ErrInvalidPhone)
 		}
 		_, err := e.svc.Send(ctx, p1, "admin", ip)
 		wantErr(t, err, otp.ErrInvalidPurpose)
-		wantErr(t, e.svc.Verify(ctx, p1, "", "123456"), otp.ErrInvalidPurpose)
+		wantErr(t, e.svc.Verify(ctx, p1, "", "123456", ip), otp.ErrInvalidPurpose)
 		if n := len(e.box.Messages()); n != 0 {
 			t.Fatalf("%d SMS sent for bad input", n)
 		}
@@ -299,10 +280,10 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	})
 
 	t.Run("LogsNeverHoldCodesOrFullNumbers", func(t *testing.T) {
-		e := newEnv(t, newStore, otp.Config{GlobalPerMinute: 2, FailLockThreshold: 2})
+		e := newEnv(t, newStore, otp.Config{GlobalPerMinute: 2})
 		code := e.send(t, p1, login)
-		_ = e.svc.Verify(ctx, p1, login, otherCode(code, 0))
-		_ = e.svc.Verify(ctx, p1, login, code)
+		_ = e.svc.Verify(ctx, p1, login, otherCode(code, 0), ip)
+		_ = e.svc.Verify(ctx, p1, login, code, ip)
 		e.send(t, Phone(2), login)
 		_, _ = e.svc.Send(ctx, Phone(3), login, ip)
 		out := e.logs.String()
@@ -317,7 +298,7 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 	})
 
 	t.Run("ServesManyPhonesConcurrently", func(t *testing.T) {
-		e := newEnv(t, newStore, otp.Config{PerIPPerHour: -1, PerNetPerHour: -1})
+		e := newEnv(t, newStore, otp.Config{PerIPPerHour: -1, PerNetPerHour: -1, VerifyPerIPPerHour: -1, VerifyPerNetPerHour: -1})
 		var wg sync.WaitGroup
 		for i := 0; i < 40; i++ {
 			wg.Add(1)
@@ -328,7 +309,7 @@ func runService(t *testing.T, newStore func(t *testing.T) otp.Store) {
 					t.Error(err)
 					return
 				}
-				if err := e.svc.Verify(ctx, p, login, e.box.Last(t, p)); err != nil {
+				if err := e.svc.Verify(ctx, p, login, e.box.Last(t, p), ip); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -347,21 +328,22 @@ func runPhoneLimits(newStore func(t *testing.T) otp.Store) func(t *testing.T) {
 		}
 		for _, tt := range []struct {
 			name  string
+			rule  string
 			steps []step
 		}{
-			{"one per 60 seconds", []step{
+			{"one per 60 seconds", otp.RuleResend, []step{
 				{0, "", 0},
 				{10 * time.Second, otp.ScopePhone, 50 * time.Second},
 				{49 * time.Second, otp.ScopePhone, time.Second},
 				{time.Second, "", 0},
 			}},
-			{"five per hour", []step{
+			{"five per hour", otp.RulePhoneHour, []step{
 				{0, "", 0}, {time.Minute, "", 0}, {time.Minute, "", 0}, {time.Minute, "", 0}, {time.Minute, "", 0},
 				{time.Minute, otp.ScopePhone, 55 * time.Minute},
 				{55*time.Minute - time.Second, otp.ScopePhone, time.Second},
 				{time.Second, "", 0},
 			}},
-			{"ten per day", append(append(
+			{"ten per day", otp.RulePhoneDay, append(append(
 				repeat(5, step{time.Minute, "", 0}),
 				append([]step{{time.Hour, "", 0}}, repeat(4, step{time.Minute, "", 0})...)...),
 				// 10 sent between 0:01 and 1:09; the first leaves the day at 24:01.
@@ -381,6 +363,9 @@ func runPhoneLimits(newStore func(t *testing.T) otp.Store) func(t *testing.T) {
 						continue
 					}
 					wantRefused(t, retry, err, s.scope, s.wait)
+					if rl := err.(*otp.RateLimitError); rl.Rule != tt.rule {
+						t.Fatalf("step %d: refused by rule %q, want %q", i, rl.Rule, tt.rule)
+					}
 				}
 			})
 		}
@@ -396,14 +381,14 @@ func runPhoneLimits(newStore func(t *testing.T) otp.Store) func(t *testing.T) {
 			code := e.send(t, p, otp.PurposeLogin)
 			_, err := e.svc.Send(ctx, p, otp.PurposeLogin, ip)
 			wantErr(t, err, otp.ErrRateLimited)
-			wantErr(t, e.svc.Verify(ctx, p, otp.PurposeLogin, code), nil)
+			wantErr(t, e.svc.Verify(ctx, p, otp.PurposeLogin, code, ip), nil)
 		})
 	}
 }
 
 func runClientLimits(newStore func(t *testing.T) otp.Store) func(t *testing.T) {
 	return func(t *testing.T) {
-		cfg := otp.Config{PerIPPerHour: 2, PerNetPerHour: 3}
+		cfg := otp.Config{PerIPPerHour: 2, PerNetPerHour: 3, PerNet48PerHour: 4}
 		type req struct {
 			ip    string
 			scope string
@@ -417,6 +402,8 @@ func runClientLimits(newStore func(t *testing.T) otp.Store) func(t *testing.T) {
 			{"IPv4-mapped IPv6 is the IPv4 address", []req{{"198.51.100.1", ""}, {"::ffff:198.51.100.1", ""}, {"::ffff:c633:6401", otp.ScopeIP}}},
 			{"address with port", []req{{"198.51.100.1:1234", ""}, {"198.51.100.1:5678", ""}, {"198.51.100.1", otp.ScopeIP}}},
 			{"per IPv6 /64", []req{{"2001:db8:1:2::1", ""}, {"2001:db8:1:2::2", ""}, {"2001:db8:1:2:ffff::9", ""}, {"2001:db8:1:2::3", otp.ScopeNetwork}, {"2001:db8:1:3::1", ""}}},
+			{"per IPv6 /48", []req{{"2001:db8:7:1::1", ""}, {"2001:db8:7:2::1", ""}, {"2001:db8:7:3::1", ""}, {"2001:db8:7:ffff::1", ""}, {"2001:db8:7:5::1", otp.ScopeNetwork}, {"2001:db8:8:1::1", ""}}},
+			{"IPv4 has no /48", []req{{"198.51.100.1", ""}, {"198.51.101.1", ""}, {"198.51.102.1", ""}, {"198.51.103.1", ""}, {"198.51.104.1", ""}}},
 			{"IPv6 zone ignored", []req{{"fe80::1%eth0", ""}, {"fe80::1%eth1", ""}, {"fe80::1", otp.ScopeIP}}},
 			{"unparsable addresses share one bucket", []req{{"", ""}, {"garbage", ""}, {"unknown", otp.ScopeIP}}},
 		} {

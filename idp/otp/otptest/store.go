@@ -142,40 +142,26 @@ func runStore(t *testing.T, newStore func(t *testing.T) otp.Store) {
 		}
 	})
 
-	t.Run("FailLocksAtThresholdForDuration", func(t *testing.T) {
+	t.Run("PeekRefusesButIsNeverCounted", func(t *testing.T) {
 		st := newStore(t)
-		for i := 0; i < 2; i++ {
-			until, err := st.Fail(ctx, "p", t0.Add(time.Duration(i)*time.Minute), 15*time.Minute, 3, 15*time.Minute)
-			must(t, err)
-			if !until.IsZero() {
-				t.Fatalf("failure %d locked until %v", i+1, until)
-			}
-		}
-		at := t0.Add(5 * time.Minute)
-		until, err := st.Fail(ctx, "p", at, 15*time.Minute, 3, 15*time.Minute)
-		must(t, err)
-		if want := at.Add(15 * time.Minute); !until.Equal(want) {
-			t.Fatalf("locked until %v, want %v", until, want)
-		}
-		wantLocked(t, st, "p", at.Add(15*time.Minute-time.Millisecond), until)
-		wantLocked(t, st, "p", at.Add(15*time.Minute), time.Time{})
-		wantLocked(t, st, "other", at, time.Time{})
-		// The lock cleared the failures: one more does not lock again.
-		until, err = st.Fail(ctx, "p", at.Add(15*time.Minute), 15*time.Minute, 3, 15*time.Minute)
-		must(t, err)
-		if !until.IsZero() {
-			t.Fatalf("relocked right after the lock ended")
-		}
-	})
-	t.Run("FailuresOutsideWindowDoNotCount", func(t *testing.T) {
-		st := newStore(t)
+		counted := otp.Limit{Key: "g", Window: time.Minute, Max: 2}
+		peek := counted
+		peek.Peek = true
+		other := otp.Limit{Key: "o", Window: time.Hour, Max: 100}
 		for i := 0; i < 5; i++ {
-			until, err := st.Fail(ctx, "p", t0.Add(time.Duration(i)*10*time.Minute), 15*time.Minute, 3, time.Minute)
-			must(t, err)
-			if !until.IsZero() {
-				t.Fatalf("failure %d locked: only 2 are ever within 15 minutes", i+1)
-			}
+			wantTake(t, st, t0, []otp.Limit{other, peek}, nil, 0)
 		}
+		wantTake(t, st, t0, []otp.Limit{counted}, nil, 0)
+		wantTake(t, st, t0.Add(10*time.Second), []otp.Limit{counted}, nil, 0)
+		// Full now: the peek refuses, and the other limit is not charged.
+		wantTake(t, st, t0.Add(20*time.Second), []otp.Limit{other, peek}, []int{1}, 40*time.Second)
+		// A lower Max on a peek asks whether the budget passed that mark.
+		half := peek
+		half.Max = 1
+		wantTake(t, st, t0.Add(20*time.Second), []otp.Limit{half}, []int{0}, 50*time.Second)
+		wantTake(t, st, t0.Add(time.Minute), []otp.Limit{other, peek}, nil, 0)
+		// other holds the 5 + 1 charges made while the peek allowed them.
+		wantTake(t, st, t0.Add(time.Minute), []otp.Limit{{Key: "o", Window: time.Hour, Max: 6, Peek: true}}, []int{0}, 59*time.Minute)
 	})
 }
 
@@ -209,16 +195,6 @@ func wantTake(t *testing.T, st otp.Store, now time.Time, limits []otp.Limit, blo
 	}
 }
 
-func wantLocked(t *testing.T, st otp.Store, key string, now, want time.Time) {
-	t.Helper()
-	got, err := st.LockedUntil(ctx, key, now)
-	must(t, err)
-	if !got.Equal(want) {
-		t.Fatalf("LockedUntil(%v) = %v, want %v", now, got, want)
-	}
-}
-
-// parallel runs f n times at once, released together, and counts results.
 func parallel[R comparable](t *testing.T, n int, f func(i int) R) map[R]int {
 	t.Helper()
 	var (

@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,14 +93,16 @@ func (s *Store) CheckCode(ctx context.Context, key string, hash []byte, now time
 
 // Each limit is a sorted set of event times (a sliding-window log). It
 // holds at most Max members, because nothing is added once it is full.
+// Each limit takes three arguments: window, max, and 1 for a peek (a limit
+// that can refuse but is not counted).
 var take = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
 local wait = 0
 local out = {0}
 for i = 1, #KEYS do
-  local w = tonumber(ARGV[2*i+1])
-  local m = tonumber(ARGV[2*i+2])
+  local w = tonumber(ARGV[3*i])
+  local m = tonumber(ARGV[3*i+1])
   if m > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - w)
     local c = redis.call('ZCARD', KEYS[i])
@@ -118,8 +119,8 @@ if #out > 1 then
   return out
 end
 for i = 1, #KEYS do
-  local w = tonumber(ARGV[2*i+1])
-  if tonumber(ARGV[2*i+2]) > 0 then
+  local w = tonumber(ARGV[3*i])
+  if tonumber(ARGV[3*i+1]) > 0 and ARGV[3*i+2] == '0' then
     redis.call('ZADD', KEYS[i], now, member)
     redis.call('PEXPIRE', KEYS[i], w)
   end
@@ -137,11 +138,15 @@ func (s *Store) Take(ctx context.Context, now time.Time, limits []otp.Limit) (ot
 		return otp.TakeResult{}, fmt.Errorf("redisstore take: %w", err)
 	}
 	keys := make([]string, len(limits))
-	args := make([]any, 0, 2+2*len(limits))
+	args := make([]any, 0, 2+3*len(limits))
 	args = append(args, now.UnixMilli(), member)
 	for i, l := range limits {
 		keys[i] = s.prefix + "limit:" + l.Key
-		args = append(args, max(l.Window.Milliseconds(), 1), l.Max)
+		peek := 0
+		if l.Peek {
+			peek = 1
+		}
+		args = append(args, max(l.Window.Milliseconds(), 1), l.Max, peek)
 	}
 	vals, err := take.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
@@ -155,57 +160,6 @@ func (s *Store) Take(ctx context.Context, now time.Time, limits []otp.Limit) (ot
 		res.Blocked = append(res.Blocked, int(v))
 	}
 	return res, nil
-}
-
-var fail = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local w = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - w)
-redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], w)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[6])
-  return 1
-end
-return 0
-`)
-
-// Fail implements otp.Store.
-func (s *Store) Fail(ctx context.Context, key string, now time.Time, window time.Duration, threshold int, lockFor time.Duration) (time.Time, error) {
-	member, err := nonce()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redisstore fail: %w", err)
-	}
-	until := now.Add(lockFor)
-	locked, err := fail.Run(ctx, s.rdb, []string{s.prefix + "fail:" + key, s.prefix + "lock:" + key},
-		now.UnixMilli(), max(window.Milliseconds(), 1), threshold, until.UnixMilli(), member, max(lockFor.Milliseconds(), 1)).Int()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redisstore fail: %w", err)
-	}
-	if locked == 0 {
-		return time.Time{}, nil
-	}
-	return time.UnixMilli(until.UnixMilli()), nil
-}
-
-// LockedUntil implements otp.Store.
-func (s *Store) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
-	v, err := s.rdb.Get(ctx, s.prefix+"lock:"+key).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redisstore locked until: %w", err)
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redisstore locked until: %w", err)
-	}
-	if ms <= now.UnixMilli() {
-		return time.Time{}, nil
-	}
-	return time.UnixMilli(ms), nil
 }
 
 // nonce makes sorted-set members unique when two events share a
