@@ -302,6 +302,13 @@ func TestSignInPagesHaveAWayOnward(t *testing.T) {
 	if h := p.text(`h1`); h != "已退出登录" {
 		t.Errorf("after signing out the page says %q", h)
 	}
+	// An application's logout request without a redirect still leads
+	// back to it.
+	p.do("an application's logout", chromedp.Navigate(sys.url+"/oauth2/logout?client_id="+url.QueryEscape(rp.id)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="https://rp.example.test/bye"]`)))
+	if s := p.text(`a[href="https://rp.example.test/bye"]`); s != "返回「学生资助工作门户」" {
+		t.Errorf("the way back to the application reads %q", s)
+	}
 	p.shoot("signed-out")
 }
 
