@@ -69,8 +69,10 @@ type (
 // consent: the IdP answers with a redirect to the redirect URI; logout
 // confirmation: to the post-logout redirect URI) adds that one origin
 // per request (formTargets, protocol's logout), since browsers apply
-// form-action to the redirects that follow a submission.
-const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// form-action to the redirects that follow a submission. Scripts come
+// only from the IdP's own /static/ files (the resend countdown, the unit
+// suggestions), which may call the IdP's own JSON API.
+const csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Config holds the HTTP-level settings.
 type Config struct {
@@ -126,6 +128,7 @@ type Mounter interface {
 // it.
 type OrgDirectory interface {
 	Get(ctx context.Context, id string) (*org.Org, error)
+	Search(ctx context.Context, under, query string, limit int) ([]org.Org, error)
 }
 
 // Registration is what self-registration needs; nil in Deps turns
@@ -283,6 +286,7 @@ func (s *Server) Register(e *echo.Echo) {
 	s.signin.Register(e)
 	s.register.Register(e)
 	s.centre.Register(e)
+	idpweb.MountStatic(e)
 	if s.Console != nil {
 		s.Console.Register(e)
 	}

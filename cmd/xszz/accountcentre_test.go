@@ -49,7 +49,7 @@ func TestAccountCentre(t *testing.T) {
 
 		t.Run("needs a session", func(t *testing.T) {
 			b := sys.browser(t)
-			if r := b.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+			if r := b.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login?return=%2Faccount" {
 				t.Fatalf("/account signed out: %s", r)
 			}
 			if r := b.postForm("/account/sessions/end-all", url.Values{}); r.Status != http.StatusUnauthorized {

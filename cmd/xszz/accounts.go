@@ -44,7 +44,7 @@ func (c *cli) accountsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := a.audit(cmd.Context(), "account.created", acc.ID, map[string]string{"role": role, "org_id": orgID}); err != nil {
+			if err := a.auditAccount(cmd.Context(), "account.created", acc, map[string]string{"role": role, "org_id": orgID}); err != nil {
 				return err
 			}
 			return c.printJSON(acc)

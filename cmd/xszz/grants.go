@@ -37,10 +37,6 @@ func (c *cli) grantsCmd() *cobra.Command {
 				} else {
 					err = a.Admin.Grant(cmd.Context(), actor, acc.ID, app)
 				}
-				var ae *admin.Error
-				if errors.As(err, &ae) {
-					return errors.New(ae.Msg)
-				}
 				if err != nil {
 					return err
 				}

@@ -136,6 +136,6 @@ func (c *cli) withApp(fn func(cmd *cobra.Command, a *App, args []string) error) 
 			return err
 		}
 		defer a.Close()
-		return fn(cmd, a, args)
+		return cliError(fn(cmd, a, args))
 	}
 }

@@ -160,7 +160,7 @@ func TestAdminSignInNeedsSecondFactor(t *testing.T) {
 			if page, _ := flowOf(r); page != "/login" {
 				t.Fatalf("resume without the second step: %s, want a redirect to /login", r)
 			}
-			if r := b.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+			if r := b.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login?return=%2Faccount" {
 				t.Fatalf("/account without the second step: %s", r)
 			}
 			// The second-step API without enrolling is refused.

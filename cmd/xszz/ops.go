@@ -21,7 +21,27 @@ func (a *App) disableAccount(ctx context.Context, id string) (*account.Account, 
 // A failure is logged and returned, so the command exits non-zero: the
 // operator learns that the action they just took is not on record.
 func (a *App) audit(ctx context.Context, typ, subject string, detail map[string]string) error {
-	if err := a.Audit.Record(ctx, audit.Event{Type: typ, Result: "success", ActorID: "cli", SubjectID: subject, Detail: detail}); err != nil {
+	return a.record(ctx, audit.Event{Type: typ, Result: "success", ActorID: "cli", SubjectID: subject, Detail: detail})
+}
+
+// auditAccount records a command's change to an account with the
+// account's place in the tree, so the admins above its unit see it in
+// their subtree's audit trail.
+func (a *App) auditAccount(ctx context.Context, typ string, acc *account.Account, detail map[string]string) error {
+	e := audit.Event{Type: typ, Result: "success", ActorID: "cli", SubjectID: acc.ID, OrgID: acc.OrgID, Detail: detail}
+	if acc.OrgID != "" {
+		p, err := a.Orgs.PathOf(ctx, acc.OrgID)
+		if err != nil {
+			return fmt.Errorf("locate %q for the audit record: %w", acc.OrgID, err)
+		}
+		e.OrgPath = p
+	}
+	return a.record(ctx, e)
+}
+
+func (a *App) record(ctx context.Context, e audit.Event) error {
+	typ := e.Type
+	if err := a.Audit.Record(ctx, e); err != nil {
 		a.Log.ErrorContext(ctx, "audit record failed", "type", typ, "err", err)
 		return fmt.Errorf("the action was done but could not be audited: %w", err)
 	}

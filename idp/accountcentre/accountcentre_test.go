@@ -123,8 +123,8 @@ func TestAccountCentreRequiresSession(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		e := start(t, db)
 		status, h, _ := e.do(t, http.MethodGet, "/account", nil, nil)
-		if status != http.StatusSeeOther || h.Get("Location") != "/login" {
-			t.Fatalf("no session: %d %q, want 303 to /login", status, h.Get("Location"))
+		if status != http.StatusSeeOther || h.Get("Location") != "/login?return=%2Faccount" {
+			t.Fatalf("no session: %d %q, want 303 to /login?return=%%2Faccount", status, h.Get("Location"))
 		}
 		status, _, body := e.do(t, http.MethodPost, "/account/sessions/end-all", nil, url.Values{"csrf": {"x"}})
 		if status != http.StatusUnauthorized || !strings.Contains(body, "登录已过期") {

@@ -43,7 +43,7 @@ func (s *Centre) csrfToken(sso *session.Session) string {
 func (s *Centre) signedIn(c echo.Context) (*centre, error) {
 	sso, id := s.Browser.Current(c)
 	if sso == nil || !s.factorsSatisfy(c.Request().Context(), sso, id) {
-		return nil, c.Redirect(http.StatusSeeOther, "/login")
+		return nil, c.Redirect(http.StatusSeeOther, idpweb.LoginPath(c.Request().URL.RequestURI()))
 	}
 	return &centre{sso: sso, id: id, csrf: s.csrfToken(sso)}, nil
 }
@@ -74,7 +74,7 @@ func (s *Centre) centreEvent(c echo.Context, ac *centre, typ string, detail map[
 // is shown as text.
 var notices = map[string]string{
 	"session":  "已退出该设备。",
-	"consent":  "已撤销该应用的授权，其令牌已失效。",
+	"consent":  "已取消该应用的授权，其令牌已失效。",
 	"recovery": "已生成新的恢复码，旧恢复码已作废。",
 }
 
@@ -83,8 +83,11 @@ type sessionRow struct {
 	Current, TwoFactor                bool
 }
 
+// consentRow is an authorised application; Permissions say in plain words
+// what it gets.
 type consentRow struct {
-	ClientID, Name, Scopes, Created string
+	ClientID, Name, Created string
+	Permissions             []string
 }
 
 func roleText(r string) string {
@@ -148,7 +151,7 @@ func (s *Centre) centreData(c echo.Context, ac *centre) (map[string]any, error) 
 		if cl, err := s.Clients.Get(ctx, ce.ClientID); err == nil {
 			name = cl.Name
 		}
-		crow = append(crow, consentRow{ClientID: ce.ClientID, Name: name, Scopes: strings.Join(ce.Scopes, " "), Created: ce.CreatedAt.In(chinaTZ).Format("2006-01-02")})
+		crow = append(crow, consentRow{ClientID: ce.ClientID, Name: name, Permissions: idpweb.ScopeSentences(ce.Scopes), Created: ce.CreatedAt.In(chinaTZ).Format("2006-01-02")})
 	}
 	d["Consents"] = crow
 	return d, nil
@@ -310,9 +313,9 @@ func (s *Centre) accountTOTPPage(c echo.Context) error {
 	if err != nil {
 		return web.Internal(err)
 	}
-	title := "绑定动态口令"
+	title := "绑定身份验证器"
 	if enrolled {
-		title = "重新绑定动态口令"
+		title = "重新绑定身份验证器"
 	}
 	d, err := idpweb.EnrolData(e, "/account/totp", title)
 	if err != nil {

@@ -100,6 +100,21 @@ type Profiles interface {
 	Conflicting(ctx context.Context, accountID string) (bool, error)
 }
 
+// SecondFactors is the authenticator store (totp.Service fits).
+type SecondFactors interface {
+	Enrolled(ctx context.Context, accountID string) (bool, error)
+	// Verify checks a current code from the account's own app.
+	Verify(ctx context.Context, accountID, code string) error
+	// Remove deletes the authenticator and its recovery codes; it joins
+	// the transaction in ctx.
+	Remove(ctx context.Context, accountID string) error
+}
+
+// NoticeTOTPReset is the SMS purpose telling a person that an admin reset
+// their authenticator (a template without variables, like the other
+// notices).
+const NoticeTOTPReset = "totp_reset"
+
 // Service performs admin operations.
 type Service struct {
 	DB       *sqldb.DB
@@ -116,8 +131,11 @@ type Service struct {
 	// Profiles, when set, releases the ID number of a rejected
 	// registration and flags duplicates in the queue.
 	Profiles Profiles
-	Log      *slog.Logger // nil: slog.Default()
-	Now      func() time.Time
+	// TOTP, when set, lets admins reset another account's authenticator
+	// (totp.Service fits).
+	TOTP SecondFactors
+	Log  *slog.Logger // nil: slog.Default()
+	Now  func() time.Time
 }
 
 // scope returns the org id an actor manages, or refuses.
@@ -289,6 +307,11 @@ type AccountView struct {
 	// IDNumberConflict flags a registration whose resident ID number
 	// another account held when it was filed: an admin decides whose it is.
 	IDNumberConflict bool `json:"id_number_conflict,omitempty"`
+	// OrgLevel is the unit's level, for what may be offered (the cockpit).
+	OrgLevel string `json:"org_level,omitempty"`
+	// TOTPEnrolled says whether the account has an authenticator (Get
+	// only, when second factors are on).
+	TOTPEnrolled bool `json:"totp_enrolled,omitempty"`
 }
 
 func (s *Service) flag(ctx context.Context, v *AccountView) error {
@@ -309,8 +332,10 @@ type Query struct {
 	Limit  int
 }
 
-// Search lists accounts in a subtree the actor manages, paged by id. The
-// subtree is a range on the org path index; accounts join by org_id.
+// Search lists accounts in a subtree the actor manages in a stable order,
+// unit path then name (then id), paged after an account id: the page
+// continues after that account's place in the order. The subtree is a
+// range on the org path index; accounts join by org_id.
 func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, error) {
 	root, err := s.scope(a)
 	if err != nil {
@@ -336,8 +361,15 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 	}
 	sqlText := `SELECT ` + account.Columns("a") + `, o.name
 		FROM accounts a JOIN orgs o ON o.id = a.org_id
-		WHERE o.path >= $1 AND o.path < $2 AND a.id > $3`
-	args := []any{lo, hi, q.After}
+		WHERE o.path >= $1 AND o.path < $2`
+	args := []any{lo, hi}
+	if q.After != "" {
+		// Row values compare in both SQLite and PostgreSQL with the same
+		// collation as ORDER BY; an unknown id yields an empty page.
+		args = append(args, q.After)
+		sqlText += fmt.Sprintf(` AND (o.path, a.name, a.id) > (SELECT o2.path, a2.name, a2.id
+			FROM accounts a2 JOIN orgs o2 ON o2.id = a2.org_id WHERE a2.id = $%d)`, len(args))
+	}
 	if q.Status != "" {
 		args = append(args, q.Status)
 		sqlText += fmt.Sprintf(" AND a.status = $%d", len(args))
@@ -354,7 +386,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) ([]AccountView, 
 		}
 	}
 	args = append(args, q.Limit)
-	sqlText += fmt.Sprintf(" ORDER BY a.id LIMIT $%d", len(args))
+	sqlText += fmt.Sprintf(" ORDER BY o.path, a.name, a.id LIMIT $%d", len(args))
 	rows, err := s.DB.QueryContext(ctx, sqlText, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search accounts: %w", err)
@@ -399,7 +431,12 @@ func (s *Service) Get(ctx context.Context, a Actor, id string) (*AccountView, er
 	v := &AccountView{Account: acc}
 	if acc.OrgID != "" {
 		if o, err := s.Orgs.Get(ctx, acc.OrgID); err == nil {
-			v.OrgName = o.Name
+			v.OrgName, v.OrgLevel = o.Name, o.Level
+		}
+	}
+	if s.TOTP != nil {
+		if v.TOTPEnrolled, err = s.TOTP.Enrolled(ctx, acc.ID); err != nil {
+			return nil, err
 		}
 	}
 	if v.Grants, err = s.Grants.Grants(ctx, acc.ID); err != nil {
@@ -657,18 +694,60 @@ func (s *Service) updateThen(ctx context.Context, a Actor, id, event string, det
 	return acc, nil
 }
 
+// CockpitRefusal says why an account below county level cannot hold the
+// cockpit grant.
+const CockpitRefusal = "数字驾驶舱仅向部、省、市、县级单位的账号开放，学校和院系账号不能授权"
+
 // cockpitLevel: the cockpit serves ministry, province, city and county.
 func cockpitLevel(level string) bool {
 	return slices.Contains([]string{org.LevelMinistry, org.LevelProvince, org.LevelCity, org.LevelCounty}, level)
 }
 
-// Grant gives an account access to an application.
+// CockpitLevel reports whether accounts of units at level may hold the
+// cockpit grant (ministry, province, city, county), so a page offers the
+// grant only where it can succeed.
+func CockpitLevel(level string) bool { return cockpitLevel(level) }
+
+// Grant gives an account access to an application. A refusal for the
+// account itself (its unit's level, its status) is recorded too, so the
+// audit trail shows who tried to grant what.
 func (s *Service) Grant(ctx context.Context, a Actor, id, app string) error {
 	if !slices.Contains(grant.Apps, app) {
 		return invalid("未知的应用授权：" + app)
 	}
-	return s.inTx(ctx, func(ctx context.Context) error { return s.grant(ctx, a, id, app) })
+	err := s.inTx(ctx, func(ctx context.Context) error { return s.grant(ctx, a, id, app) })
+	var refusal *grantRefusal
+	if !errors.As(err, &refusal) {
+		return err
+	}
+	if rerr := s.inTx(ctx, func(ctx context.Context) error {
+		e := audit.Event{Type: "grant.refused", Result: audit.Failure, Reason: refusal.reason, ActorID: a.ID(), SubjectID: refusal.acc.ID,
+			OrgID: refusal.acc.OrgID, IP: a.IP, UserAgent: a.UserAgent, Detail: map[string]string{"app": app}}
+		if refusal.level != "" {
+			e.Detail["level"] = refusal.level
+		}
+		if refusal.acc.OrgID != "" {
+			if p, perr := s.Orgs.PathOf(ctx, refusal.acc.OrgID); perr == nil {
+				e.OrgPath = p
+			}
+		}
+		return s.recordEvent(ctx, e)
+	}); rerr != nil {
+		return fmt.Errorf("record refused grant: %w", rerr)
+	}
+	return refusal.err
 }
+
+// grantRefusal is a grant refused for what the account is; Grant records
+// it before returning err.
+type grantRefusal struct {
+	acc           *account.Account
+	reason, level string
+	err           error
+}
+
+func (r *grantRefusal) Error() string { return r.err.Error() }
+func (r *grantRefusal) Unwrap() error { return r.err }
 
 func (s *Service) grant(ctx context.Context, a Actor, id, app string) error {
 	acc, err := s.target(ctx, a, id)
@@ -679,17 +758,17 @@ func (s *Service) grant(ctx context.Context, a Actor, id, app string) error {
 		return err
 	}
 	if !acc.Active() {
-		return invalid("账号未启用，不能授权")
+		return &grantRefusal{acc: acc, reason: "inactive", err: invalid("账号未启用，不能授权")}
 	}
 	if acc.OrgID == "" {
-		return invalid("账号未归属单位，不能授权数字驾驶舱")
+		return &grantRefusal{acc: acc, reason: "no_org", err: invalid("账号未归属单位，不能授权数字驾驶舱")}
 	}
 	o, err := s.Orgs.Get(ctx, acc.OrgID)
 	if err != nil {
 		return err
 	}
 	if !cockpitLevel(o.Level) {
-		return invalid("数字驾驶舱仅向部、省、市、县级单位的账号开放，学校和院系账号不能授权")
+		return &grantRefusal{acc: acc, reason: "level", level: o.Level, err: invalid(CockpitRefusal)}
 	}
 	if err := s.Grants.Add(ctx, s.DB.Q(ctx), acc.ID, app, a.ID()); err != nil {
 		return err
@@ -773,4 +852,58 @@ func (s *Service) tell(ctx context.Context, clients []string, accountID string) 
 		return
 	}
 	s.Notifier.Notify(ctx, clients, accountID, "")
+}
+
+// ResetTOTP removes the authenticator of an account the admin manages, for
+// a person whose phone is lost: they bind a new one at their next sign-in
+// (if their role requires one) after the SMS code. The admin proves
+// presence with a fresh code from its own authenticator (adminCode), so a
+// session left open on a desk cannot strip someone's second factor. The
+// removal and its audit record commit together, the account's sessions
+// end, and the person is told by SMS.
+func (s *Service) ResetTOTP(ctx context.Context, a Actor, id, adminCode string) error {
+	if s.TOTP == nil {
+		return invalid("本系统未启用动态口令")
+	}
+	acc, err := s.target(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if err := s.manageable(ctx, a, acc); err != nil {
+		return err
+	}
+	enrolled, err := s.TOTP.Enrolled(ctx, acc.ID)
+	if err != nil {
+		return fmt.Errorf("reset totp of %q: %w", acc.ID, err)
+	}
+	if !enrolled {
+		return invalid("该账号尚未绑定身份验证器，无需重置")
+	}
+	if !a.System {
+		if err := s.TOTP.Verify(ctx, a.Account.ID, strings.TrimSpace(adminCode)); err != nil {
+			s.log().InfoContext(ctx, "admin: totp reset refused, the admin's own code failed", slog.String("admin", a.Account.ID), slog.String("subject", acc.ID), slog.Any("err", err))
+			return invalid("您的动态口令错误或已使用，请输入您验证器中新的 6 位动态口令")
+		}
+	}
+	var clients []string
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.TOTP.Remove(ctx, acc.ID); err != nil {
+			return fmt.Errorf("reset totp of %q: %w", acc.ID, err)
+		}
+		var err error
+		if clients, err = s.signOut(ctx, acc.ID); err != nil {
+			return err
+		}
+		notified := "none"
+		if s.SMS != nil {
+			notified = "given"
+		}
+		return s.record(ctx, a, "totp.reset_by_admin", acc, map[string]string{"notified": notified})
+	})
+	if err != nil {
+		return err
+	}
+	s.tell(ctx, clients, acc.ID)
+	s.notify(ctx, acc.Phone, NoticeTOTPReset)
+	return nil
 }

@@ -42,7 +42,7 @@ func (c *Console) auditPage(ec echo.Context) error {
 		return err
 	}
 	d := c.base(ec, "审计日志")
-	d["Type"] = typ
+	d["Type"], d["Types"] = typ, audit.EventTypes()
 	if len(entries) > pageSize {
 		entries = entries[:pageSize]
 		q := url.Values{"before": {strconv.FormatInt(entries[len(entries)-1].Seq, 10)}}

@@ -30,6 +30,7 @@ import (
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/org"
+	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/idp/session"
 )
 
@@ -49,6 +50,12 @@ type Orgs interface {
 	Children(ctx context.Context, id string) ([]org.Org, error)
 	CountSubtree(ctx context.Context, id string) (int, error)
 	Search(ctx context.Context, under, query string, limit int) ([]org.Org, error)
+}
+
+// Profiles gives what an applicant typed at registration (the position);
+// profile.Store implements it.
+type Profiles interface {
+	Get(ctx context.Context, accountID string) (*profile.Profile, error)
 }
 
 // AuditTrail reads the audit log.
@@ -83,6 +90,7 @@ type Deps struct {
 	Sessions Sessions
 	Orgs     Orgs
 	Audit    AuditTrail // may be nil: no trail is shown
+	Profiles Profiles   // may be nil: the queue shows no positions
 	Tokens   Tokens
 	// NewSession returns an empty token session of the IdP's type, for
 	// token introspection.

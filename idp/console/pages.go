@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"errors"
 	"html/template"
@@ -14,6 +15,7 @@ import (
 	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/grant"
+	"github.com/xszz/xszz/idp/idpweb"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/internal/sqldb"
@@ -30,27 +32,33 @@ const pageSize = 50
 // admin takes effect on the next click.
 func (c *Console) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
+		// After signing in, the admin comes back to the page asked for
+		// (a POST's page is the console's home).
+		login := idpweb.LoginPath("/admin")
+		if ec.Request().Method == http.MethodGet {
+			login = idpweb.LoginPath(ec.Request().URL.RequestURI())
+		}
 		ck, err := ec.Cookie(c.Config.CookieName)
 		if err != nil || ck.Value == "" {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		ctx := ec.Request().Context()
 		sess, err := c.Sessions.Lookup(ctx, ck.Value)
 		if errors.Is(err, session.ErrNoSession) || errors.Is(err, sqldb.ErrNotFound) {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		if err != nil {
 			return err
 		}
 		acc, err := c.adminAccount(ctx, sess.AccountID)
 		if errors.Is(err, sqldb.ErrNotFound) {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		if err != nil {
 			return err
 		}
 		if !acc.Active() {
-			return ec.Redirect(http.StatusSeeOther, "/login")
+			return ec.Redirect(http.StatusSeeOther, login)
 		}
 		if !isAdmin(acc) {
 			return c.errorPage(ec, http.StatusForbidden, "管理控制台仅对单位管理员开放。如需管理权限，请联系上级单位管理员。")
@@ -108,15 +116,16 @@ func (c *Console) base(ec echo.Context, title string) map[string]any {
 // notices are the fixed confirmations a 303 may ask a page to show; the
 // query names one, so a link cannot put words on the page.
 var notices = map[string]string{
-	"approved": "已通过该账号的注册申请。",
-	"rejected": "已驳回该账号的注册申请。",
-	"disabled": "账号已停用，其所有登录会话和令牌已失效。",
-	"enabled":  "账号已启用。",
-	"role":     "角色已修改，该账号需重新登录。",
-	"moved":    "已调整所属单位，该账号需重新登录。",
-	"granted":  "已授予数字驾驶舱访问权限。",
-	"revoked":  "已撤销数字驾驶舱访问权限，相关令牌已失效。",
-	"created":  "账号已开通，首次短信登录后即可使用。",
+	"approved":   "已通过该账号的注册申请。",
+	"rejected":   "已驳回该账号的注册申请。",
+	"disabled":   "账号已停用，其所有登录会话和令牌已失效。",
+	"enabled":    "账号已启用。",
+	"role":       "角色已修改，该账号需重新登录。",
+	"moved":      "已调整所属单位，该账号需重新登录。",
+	"granted":    "已授予数字驾驶舱访问权限。",
+	"revoked":    "已撤销数字驾驶舱访问权限，相关令牌已失效。",
+	"created":    "账号已开通，首次短信登录后即可使用。",
+	"totp_reset": "已重置该账号的身份验证器，其登录会话已结束，并已短信通知本人；下次登录时需重新绑定。",
 }
 
 func (c *Console) home(ec echo.Context) error {
@@ -274,7 +283,60 @@ func (c *Console) listPage(ec echo.Context, title, status, page string) error {
 	}
 	d["Items"] = items
 	d["Paged"] = q.After != ""
+	if page == "pending.html" {
+		d["Rows"] = c.pendingRows(ctx, s.actor.Account.OrgID, items)
+	}
 	return c.render(ec, http.StatusOK, page, d)
+}
+
+// pendingRow is a registration in the approval queue with what the
+// applicant typed (职务) and where the unit sits.
+type pendingRow struct {
+	admin.AccountView
+	Position string
+	// UnitPath names the units from below the admin's own down to the
+	// applicant's ("南京市 › 玄武区 › 玄武区第1小学").
+	UnitPath string
+}
+
+func (c *Console) pendingRows(ctx context.Context, root string, items []admin.AccountView) []pendingRow {
+	names := map[string]string{}
+	out := make([]pendingRow, len(items))
+	for i, v := range items {
+		out[i].AccountView = v
+		if c.Profiles != nil {
+			if p, err := c.Profiles.Get(ctx, v.ID); err == nil {
+				out[i].Position = p.Position
+			}
+		}
+		out[i].UnitPath = v.OrgName
+		o, err := c.Orgs.Get(ctx, v.OrgID)
+		if err != nil {
+			continue
+		}
+		var parts []string
+		below := false
+		for _, id := range o.Path {
+			if below {
+				name, ok := names[id]
+				if !ok {
+					name = id
+					if p, err := c.Orgs.Get(ctx, id); err == nil {
+						name = p.Name
+					}
+					names[id] = name
+				}
+				parts = append(parts, name)
+			}
+			if id == root {
+				below = true
+			}
+		}
+		if len(parts) > 0 {
+			out[i].UnitPath = strings.Join(parts, " › ")
+		}
+	}
+	return out
 }
 
 func (c *Console) accountPage(ec echo.Context) error {
@@ -297,7 +359,16 @@ func (c *Console) showAccount(ec echo.Context, status int, errMsg string) error 
 	d := c.base(ec, v.Name)
 	d["Acc"], d["Error"] = v, errMsg
 	d["Cockpit"] = contains(v.Grants, grant.Cockpit)
+	// The grant is offered only where it can succeed; elsewhere the page
+	// says why not.
+	switch {
+	case v.OrgID == "" || !admin.CockpitLevel(v.OrgLevel):
+		d["CockpitWhyNot"] = admin.CockpitRefusal
+	case !v.Active():
+		d["CockpitWhyNot"] = "账号启用后方可授予数字驾驶舱权限。"
+	}
 	d["Self"] = v.ID == s.actor.Account.ID
+	d["Peer"] = v.Role == account.RoleAdmin && v.OrgID == s.actor.Account.OrgID
 	if v.OrgID != "" {
 		if o, err := c.Orgs.Get(ctx, v.OrgID); err == nil {
 			d["Org"], d["Crumbs"] = o, c.breadcrumb(ec, o)
@@ -313,35 +384,63 @@ func (c *Console) showAccount(ec echo.Context, status int, errMsg string) error 
 	return c.render(ec, status, "account.html", d)
 }
 
-// trailRow is one audit entry with the actor's name looked up.
+// trailRow is one audit entry with the actor's and the subject's names
+// looked up.
 type trailRow struct {
 	audit.Entry
-	Actor string
+	Actor   string
+	Subject string
+	// SubjectLink is set when the subject is an account the page can open.
+	SubjectLink bool
 }
 
 func (c *Console) trail(ec echo.Context, entries []audit.Entry) []trailRow {
 	ctx := ec.Request().Context()
 	names := map[string]string{}
+	accountName := func(id string) (string, bool) {
+		if name, ok := names[id]; ok {
+			return name, name != id
+		}
+		name := id
+		if id == "cli" || id == "system" {
+			name = "系统（命令行）"
+		} else if a, err := c.Accounts.Get(ctx, id); err == nil {
+			name = a.Name
+		}
+		names[id] = name
+		return name, name != id
+	}
 	out := make([]trailRow, len(entries))
 	for i, e := range entries {
 		out[i].Entry = e
-		id := e.ActorID
-		if id == "" {
-			continue
+		if e.ActorID != "" {
+			out[i].Actor, _ = accountName(e.ActorID)
 		}
-		name, ok := names[id]
-		if !ok {
-			name = id
-			if id == "cli" || id == "system" {
-				name = "系统（命令行）"
-			} else if a, err := c.Accounts.Get(ctx, id); err == nil {
-				name = a.Name
-			}
-			names[id] = name
-		}
-		out[i].Actor = name
+		out[i].Subject, out[i].SubjectLink = c.subjectName(ctx, e, accountName)
 	}
 	return out
+}
+
+// subjectName names what an event is about: an account by its name, a
+// unit by its name, an application by its id; a masked phone number (SMS
+// events, failed sign-ins) as it is.
+func (c *Console) subjectName(ctx context.Context, e audit.Entry, accountName func(string) (string, bool)) (string, bool) {
+	id := e.SubjectID
+	switch {
+	case id == "":
+		return "", false
+	case strings.HasPrefix(e.Type, "consent.") || strings.HasPrefix(e.Type, "client."):
+		return "应用 " + id, false
+	case strings.HasPrefix(e.Type, "org."):
+		if o, err := c.Orgs.Get(ctx, id); err == nil {
+			return o.Name, false
+		}
+		return id, false
+	case strings.Contains(id, "*"):
+		return id, false
+	}
+	name, found := accountName(id)
+	return name, found
 }
 
 // accountAction performs one state change from an account's page or the
@@ -388,6 +487,9 @@ func (c *Console) accountAction(ec echo.Context) error {
 	case "revoke":
 		err = c.Admin.Revoke(ctx, s.actor, id, f.Get("app"))
 		notice = "revoked"
+	case "totp-reset":
+		err = c.Admin.ResetTOTP(ctx, s.actor, id, f.Get("code"))
+		notice = "totp_reset"
 	default:
 		return c.errorPage(ec, http.StatusNotFound, "页面不存在。")
 	}

@@ -22,8 +22,12 @@ func TestConsoleAdmitsOnlyActiveAdmins(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		v := newEnv(t, db)
 		anon := &browser{v: v}
-		if rec := anon.get("/admin"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login" {
-			t.Errorf("no session: %d %q, want 303 to /login", rec.Code, rec.Header().Get("Location"))
+		// The login page brings the admin back to the page asked for.
+		if rec := anon.get("/admin"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login?return=%2Fadmin" {
+			t.Errorf("no session: %d %q, want 303 to /login?return=%%2Fadmin", rec.Code, rec.Header().Get("Location"))
+		}
+		if rec := anon.get("/admin/audit?q=x"); rec.Header().Get("Location") != "/login?return=%2Fadmin%2Faudit%3Fq%3Dx" {
+			t.Errorf("no session at a deep page: %q", rec.Header().Get("Location"))
 		}
 		forged := &browser{v: v, cookie: "not-a-session"}
 		if rec := forged.get("/admin"); rec.Code != http.StatusSeeOther {

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"time"
 
+	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/internal/phone"
 )
 
@@ -24,22 +25,20 @@ var labels = map[string]string{
 	"ministry": "部级", "province": "省级", "city": "市级", "county": "县级", "school": "学校", "department": "院系/中心校",
 	// grants
 	"cockpit": "数字驾驶舱",
-	// audit events
-	"login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
-	"account.created": "开通账号", "account.approved": "通过注册", "account.rejected": "驳回注册",
-	"account.disabled": "停用账号", "account.enabled": "启用账号", "account.role_changed": "修改角色",
-	"account.moved": "调整单位", "grant.added": "授予驾驶舱权限", "grant.revoked": "撤销驾驶舱权限",
 	"success": "成功", "failure": "失败",
 }
 
 var funcs = template.FuncMap{
-	// label turns a code into Chinese; unknown codes show as they are.
+	// label turns a code into Chinese; audit event types come from
+	// idp/audit's table; unknown codes show as they are.
 	"label": func(code string) string {
 		if l, ok := labels[code]; ok {
 			return l
 		}
-		return code
+		return audit.EventLabel(code)
 	},
+	"details": audit.DetailText,
+	"reason":  audit.ReasonLabel,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""

@@ -92,3 +92,34 @@ func BoolText(b bool) string {
 	}
 	return "none"
 }
+
+// ResendWait says whether a refused send should keep the code field: the
+// number's own resend interval (a code was just sent to it) or any limit
+// hit while a code is already on its way (sent). wait is in whole seconds,
+// for the countdown on the button.
+func ResendWait(err error, sent bool) (wait int, ok bool) {
+	var rl *otp.RateLimitError
+	if !errors.As(err, &rl) {
+		return 0, false
+	}
+	if rl.Scope != otp.ScopePhone && !sent {
+		return 0, false
+	}
+	return Seconds(rl.RetryAfter), true
+}
+
+// Seconds rounds d up to whole seconds.
+func Seconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// WaitText says a wait in words: seconds up to two minutes, then minutes.
+func WaitText(secs int) string {
+	if secs <= 120 {
+		return strconv.Itoa(secs) + " 秒"
+	}
+	return "约 " + strconv.Itoa((secs+59)/60) + " 分钟"
+}

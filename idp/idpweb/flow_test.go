@@ -52,3 +52,50 @@ func TestSumSeparatesUses(t *testing.T) {
 		t.Fatal("two uses share a MAC")
 	}
 }
+
+func TestSafeReturnAcceptsOnlyTheIdPsOwnPaths(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"/admin", "/admin", true},
+		{"/admin/accounts/abc?ok=1", "/admin/accounts/abc?ok=1", true},
+		{"/account", "/account", true},
+		{"", "", false},
+		{"admin", "", false},
+		{"//evil.example/x", "", false},
+		{"/\\evil.example", "", false},
+		{"https://evil.example/admin", "", false},
+		{"/\x00admin", "", false},
+		{"/admin\r\nX: 1", "", false},
+		{"/login", "", false},
+		{"/login/totp", "", false},
+	} {
+		got, ok := idpweb.SafeReturn(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("SafeReturn(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestReturnFlowCarriesThePathSealed(t *testing.T) {
+	s := &idpweb.Sealer{Key: make([]byte, 32), Now: time.Now}
+	tok, ok := s.ReturnFlow("/admin/audit")
+	if !ok {
+		t.Fatal("a console path was refused")
+	}
+	f, err := s.Open(tok)
+	if err != nil || f.Return != "/admin/audit" || f.Query != "" {
+		t.Fatalf("opened %+v, %v", f, err)
+	}
+	if _, ok := s.ReturnFlow("//evil.example"); ok {
+		t.Error("a protocol-relative URL was sealed")
+	}
+	if got := idpweb.LoginPath("https://evil.example"); got != "/login" {
+		t.Errorf("LoginPath of a foreign URL = %q", got)
+	}
+	if got := idpweb.LoginPath("/account"); got != "/login?return=%2Faccount" {
+		t.Errorf("LoginPath(/account) = %q", got)
+	}
+}

@@ -29,3 +29,10 @@ func Render(c echo.Context, status int, name string, data map[string]any) error 
 	web.Render(c, pages, status, name, data)
 	return nil
 }
+
+// Link is a way onward from a page that ends a step (signed in, signed
+// out), so no page is a dead end.
+type Link struct {
+	Href, Text string
+	Primary    bool
+}

@@ -9,19 +9,9 @@ import (
 
 	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/idpweb"
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/web"
 )
-
-// scopeNames tells people in plain words what a scope shares.
-var scopeNames = map[string]string{
-	"openid":         "您的账号标识",
-	"profile":        "姓名",
-	"phone":          "手机号",
-	"org":            "所在单位及角色",
-	"offline_access": "在您离开后保持访问（刷新令牌）",
-	"cockpit":        "数字驾驶舱访问权限",
-	"admin":          "管理权限",
-}
 
 func (s *Protocol) consentPage(c echo.Context) error {
 	tok := c.QueryParam("flow")
@@ -39,13 +29,21 @@ func (s *Protocol) consentPage(c echo.Context) error {
 	if err != nil {
 		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_client", Message: "未知的应用", Cause: err}
 	}
-	var names []string
+	// The cockpit scope is dropped for accounts without the grant, so it
+	// is not promised either.
+	var scopes []string
 	for _, sc := range strings.Fields(q.Get("scope")) {
-		if n, ok := scopeNames[sc]; ok && (sc != "cockpit" || id.HasGrant("cockpit")) {
-			names = append(names, n)
+		if sc != "cockpit" || id.HasGrant("cockpit") {
+			scopes = append(scopes, sc)
 		}
 	}
-	return idpweb.Render(c, http.StatusOK, "consent.html", map[string]any{"Title": "授权确认", "ClientName": cl.Name, "Scopes": names, "Flow": tok})
+	return idpweb.Render(c, http.StatusOK, "consent.html", map[string]any{
+		"Title": "授权确认", "ClientName": cl.Name, "Scopes": idpweb.ScopeSentences(scopes), "Flow": tok,
+		"Name": id.Account.Name, "Phone": phone.Mask(id.Account.Phone),
+		// Another account signs in on the login page with the same flow:
+		// the request comes back here for that account.
+		"SwitchURL": "/login?flow=" + url.QueryEscape(tok),
+	})
 }
 
 func (s *Protocol) consentSubmit(c echo.Context) error {

@@ -90,7 +90,15 @@ func (s *Protocol) logout(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, u.String())
 	}
-	return idpweb.Render(c, http.StatusOK, "done.html", map[string]any{"Title": "已退出登录", "Message": "您已安全退出全国学生资助统一身份认证。"})
+	links := []idpweb.Link{{Href: "/login", Text: "重新登录", Primary: true}}
+	// An application that asked for the logout is named, with a way back
+	// to the page it registered for after logout.
+	if clientID != "" {
+		if back, err := s.Clients.Get(ctx, clientID); err == nil && len(back.PostLogoutRedirectURIs) > 0 {
+			links = append(links, idpweb.Link{Href: back.PostLogoutRedirectURIs[0], Text: "返回「" + back.Name + "」"})
+		}
+	}
+	return idpweb.Render(c, http.StatusOK, "done.html", map[string]any{"Title": "已退出登录", "Message": "您已安全退出全国学生资助统一身份认证。", "Links": links})
 }
 
 // confirmToken binds the logout confirmation to the session cookie, so only

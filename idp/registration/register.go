@@ -68,6 +68,9 @@ func (s *Registration) register(c echo.Context, r registration) error {
 			return bad("invalid_id_number", idcard.UserMessage)
 		}
 	}
+	if strings.TrimSpace(r.OrgID) == "" {
+		return bad("invalid_org", "请查找并选择申请加入的单位")
+	}
 	o, err := s.Orgs.Get(ctx, strings.TrimSpace(r.OrgID))
 	if errors.Is(err, sqldb.ErrNotFound) || (err == nil && o.Status != org.StatusActive) {
 		return bad("invalid_org", "所选单位不存在或已停用")
@@ -147,7 +150,14 @@ func (s *Registration) apiRegister(c echo.Context) error {
 // --- pages
 
 func (s *Registration) registerData(c echo.Context, r registration, sent bool, errMsg, notice string) map[string]any {
-	return map[string]any{"Title": "注册", "R": r, "CodeSent": sent, "Error": errMsg, "Notice": notice}
+	d := map[string]any{"Title": "注册", "R": r, "CodeSent": sent, "Error": errMsg, "Notice": notice, "Script": "register.js",
+		"OrgQ": strings.TrimSpace(c.FormValue("org_q"))}
+	if id := strings.TrimSpace(r.OrgID); id != "" && s.Orgs != nil {
+		if o, err := s.Orgs.Get(c.Request().Context(), id); err == nil && o.Status == org.StatusActive {
+			d["Org"] = o
+		}
+	}
+	return d
 }
 
 func (s *Registration) registerPage(c echo.Context) error {
@@ -165,18 +175,62 @@ func (s *Registration) registerSendForm(c echo.Context) error {
 	idpweb.LimitBody(c)
 	r := formRegistration(c)
 	r.Code = ""
-	if _, _, err := s.Codes.SendCode(c, r.Phone, otp.PurposeRegister); err != nil {
+	_, retry, err := s.Codes.SendCode(c, r.Phone, otp.PurposeRegister)
+	if err != nil {
+		// As on the login page: asking again too soon keeps the form
+		// and counts down on the button.
+		if wait, ok := idpweb.ResendWait(err, c.FormValue("sent") != ""); ok {
+			d := s.registerData(c, r, true, "", "验证码已发送，请查收短信；"+idpweb.WaitText(wait)+"后可重新获取。")
+			d["Wait"] = wait
+			return idpweb.Render(c, http.StatusOK, "register.html", d)
+		}
 		status, msg := idpweb.SendErrorStatus(err)
 		d := s.registerData(c, r, false, msg, "")
 		d["Challenge"] = idpweb.ChallengeView(err)
 		return idpweb.Render(c, status, "register.html", d)
 	}
-	return idpweb.Render(c, http.StatusOK, "register.html", s.registerData(c, r, true, "", "验证码已发送，请填写以下信息完成注册申请。"))
+	d := s.registerData(c, r, true, "", "验证码已发送，请填写以下信息完成注册申请。")
+	d["Wait"] = idpweb.Seconds(retry)
+	return idpweb.Render(c, http.StatusOK, "register.html", d)
 }
 
 func (s *Registration) registerForm(c echo.Context) error {
 	idpweb.LimitBody(c)
 	r := formRegistration(c)
+	q := strings.TrimSpace(c.FormValue("org_q"))
+	// 查找 (no script): list the units matching what was typed, to choose
+	// from; a bare unit code typed in the search box is taken as it is.
+	if c.FormValue("action") == "find" || (strings.TrimSpace(r.OrgID) == "" && q != "") {
+		if c.FormValue("action") != "find" {
+			if o, err := s.Orgs.Get(c.Request().Context(), q); err == nil && o.Status == org.StatusActive {
+				r.OrgID = o.ID
+				return s.submit(c, r)
+			}
+		}
+		return s.listUnits(c, r, q)
+	}
+	return s.submit(c, r)
+}
+
+func (s *Registration) listUnits(c echo.Context, r registration, q string) error {
+	found, err := s.findUnits(c.Request().Context(), q)
+	if err != nil {
+		return web.Internal(err)
+	}
+	r.OrgID = ""
+	msg := ""
+	switch {
+	case len([]rune(q)) < 2:
+		msg = "请至少输入单位名称中的两个字，或单位代码、地区代码。"
+	case len(found) == 0:
+		msg = "没有找到名称含“" + q + "”的单位，请换个写法，或向本单位管理员询问单位代码。"
+	}
+	d := s.registerData(c, r, true, msg, "")
+	d["Matches"] = found
+	return idpweb.Render(c, http.StatusOK, "register.html", d)
+}
+
+func (s *Registration) submit(c echo.Context, r registration) error {
 	if err := s.register(c, r); err != nil {
 		var ue *web.Error
 		if !errors.As(err, &ue) || ue.Status >= 500 {
@@ -185,5 +239,6 @@ func (s *Registration) registerForm(c echo.Context) error {
 		r.Code = ""
 		return idpweb.Render(c, ue.Status, "register.html", s.registerData(c, r, true, ue.Message, ""))
 	}
-	return idpweb.Render(c, http.StatusAccepted, "done.html", map[string]any{"Title": "注册申请已提交", "Message": registered["message"]})
+	return idpweb.Render(c, http.StatusAccepted, "done.html", map[string]any{"Title": "注册申请已提交", "Message": registered["message"],
+		"Links": []idpweb.Link{{Href: "/login", Text: "返回登录页", Primary: true}}})
 }

@@ -17,9 +17,11 @@ import (
 	"github.com/xszz/xszz/idp/profile"
 )
 
-// Orgs finds the unit a person applies to; org.Store implements it.
+// Orgs finds the unit a person applies to, by code or by name or region
+// code; org.Store implements it.
 type Orgs interface {
 	Get(ctx context.Context, id string) (*org.Org, error)
+	Search(ctx context.Context, under, query string, limit int) ([]org.Org, error)
 }
 
 // Profiles keeps the position and ID number; profile.Store implements it.
@@ -94,4 +96,5 @@ func (s *Registration) Register(e *echo.Echo) {
 	e.POST("/register", s.registerForm, same)
 	api := e.Group("/api/v1", idpweb.JSONOnly, same)
 	api.POST("/register", s.apiRegister)
+	api.GET("/orgs/search", s.apiOrgSearch)
 }

@@ -24,7 +24,13 @@ import (
 )
 
 func (s *SignIn) loginPage(c echo.Context) error {
-	return idpweb.Render(c, http.StatusOK, "login.html", s.loginData(c, c.QueryParam("flow"), "", false, "", ""))
+	flowToken := c.QueryParam("flow")
+	if _, err := s.Flows.Open(flowToken); err != nil {
+		// A page of the IdP (/admin, /account) sent the person here: the
+		// way back travels sealed with the rest of the sign-in.
+		flowToken, _ = s.Flows.ReturnFlow(c.QueryParam("return"))
+	}
+	return idpweb.Render(c, http.StatusOK, "login.html", s.loginData(c, flowToken, "", false, "", ""))
 }
 
 // loginData fills the login page; the client's name tells the person where
@@ -32,10 +38,13 @@ func (s *SignIn) loginPage(c echo.Context) error {
 func (s *SignIn) loginData(c echo.Context, flowToken, phoneNumber string, sent bool, errMsg, notice string) map[string]any {
 	d := map[string]any{"Title": "登录", "Flow": flowToken, "Phone": phoneNumber, "CodeSent": sent, "Error": errMsg, "Notice": notice}
 	if f, err := s.Flows.Open(flowToken); err == nil {
-		if q, err := url.ParseQuery(f.Query); err == nil {
+		if q, err := url.ParseQuery(f.Query); err == nil && f.Query != "" {
 			if cl, err := s.Clients.Get(c.Request().Context(), q.Get("client_id")); err == nil {
 				d["ClientName"] = cl.Name
 			}
+		}
+		if place, ok := returnPlaces[strings.SplitN(strings.TrimPrefix(f.Return, "/"), "/", 2)[0]]; ok {
+			d["ReturnName"] = place
 		}
 	} else {
 		d["Flow"] = ""
@@ -43,11 +52,21 @@ func (s *SignIn) loginData(c echo.Context, flowToken, phoneNumber string, sent b
 	return d
 }
 
+// returnPlaces names the IdP's own pages a sign-in may return to.
+var returnPlaces = map[string]string{"admin": "管理控制台", "account": "账号中心"}
+
 func (s *SignIn) loginSendForm(c echo.Context) error {
 	idpweb.LimitBody(c)
 	raw, flowToken := c.FormValue("phone"), c.FormValue("flow")
-	e164, _, err := s.SendCode(c, raw, otp.PurposeLogin)
+	e164, retry, err := s.SendCode(c, raw, otp.PurposeLogin)
 	if err != nil {
+		// Asking again too soon refuses the new code, not the one already
+		// sent: the code field stays and the button counts down.
+		if wait, ok := idpweb.ResendWait(err, c.FormValue("sent") != ""); ok {
+			d := s.loginData(c, flowToken, raw, true, "", "验证码已发送，请查收短信；"+idpweb.WaitText(wait)+"后可重新获取。")
+			d["Wait"], d["Script"] = wait, "countdown.js"
+			return idpweb.Render(c, http.StatusOK, "login.html", d)
+		}
 		status, msg := idpweb.SendErrorStatus(err)
 		d := s.loginData(c, flowToken, raw, false, msg, "")
 		d["Challenge"] = idpweb.ChallengeView(err)
@@ -57,7 +76,11 @@ func (s *SignIn) loginSendForm(c echo.Context) error {
 	// again. Only the notice shows it masked.
 	minutes := max(1, int(s.OTP.CodeTTL()/time.Minute))
 	notice := "验证码已发送至 " + phone.Mask(e164) + "，" + strconv.Itoa(minutes) + " 分钟内有效。"
-	return idpweb.Render(c, http.StatusOK, "login.html", s.loginData(c, flowToken, raw, true, "", notice))
+	d := s.loginData(c, flowToken, raw, true, "", notice)
+	if wait := idpweb.Seconds(retry); wait > 0 {
+		d["Wait"], d["Script"] = wait, "countdown.js"
+	}
+	return idpweb.Render(c, http.StatusOK, "login.html", d)
 }
 
 func (s *SignIn) loginVerifyForm(c echo.Context) error {
@@ -184,10 +207,23 @@ func (s *SignIn) startSession(c echo.Context, acc *account.Account, amr []string
 	s.cookie.Set(c, token, sess.ExpiresAt)
 	s.Events.Record(ctx, audit.Event{Type: "login.success", Result: "success", ActorID: acc.ID, SubjectID: acc.ID, OrgID: acc.OrgID, IP: ip, UserAgent: ua,
 		Detail: map[string]string{"amr": strings.Join(amr, " ")}})
-	if _, err := s.Flows.Open(flowToken); err == nil {
-		return "/oauth2/auth/resume?flow=" + url.QueryEscape(flowToken), nil
+	return s.afterSignIn(flowToken), nil
+}
+
+// afterSignIn is where a completed sign-in goes: back to the parked
+// authorization request, to the IdP page the person came from, or home.
+func (s *SignIn) afterSignIn(flowToken string) string {
+	f, err := s.Flows.Open(flowToken)
+	switch {
+	case err != nil:
+		return "/"
+	case f.Query != "":
+		return "/oauth2/auth/resume?flow=" + url.QueryEscape(flowToken)
 	}
-	return "/", nil
+	if p, ok := idpweb.SafeReturn(f.Return); ok {
+		return p
+	}
+	return "/"
 }
 
 // --- JSON API

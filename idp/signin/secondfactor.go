@@ -216,6 +216,9 @@ func (s *SignIn) totpPage(c echo.Context) error {
 
 func (s *SignIn) totpSubmit(c echo.Context) error {
 	idpweb.LimitBody(c)
+	// Should the parked sign-in end here (locked, exhausted), the login
+	// page it falls back to keeps the way back to where it was going.
+	parked, _, _ := s.pendingMFA(c, "")
 	next, err := s.checkSecondFactor(c, "", c.FormValue("code"))
 	if err != nil {
 		var ue *web.Error
@@ -228,7 +231,7 @@ func (s *SignIn) totpSubmit(c echo.Context) error {
 		for k, v := range ue.Header {
 			c.Response().Header().Set(k, v)
 		}
-		return idpweb.Render(c, ue.Status, "login.html", s.loginData(c, "", "", false, ue.Message, ""))
+		return idpweb.Render(c, ue.Status, "login.html", s.loginData(c, parked.Flow, "", false, ue.Message, ""))
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }

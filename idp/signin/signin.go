@@ -144,7 +144,12 @@ func (s *SignIn) Register(e *echo.Echo) {
 
 func (s *SignIn) home(c echo.Context) error {
 	if sess, id := s.Browser.Current(c); sess != nil {
-		return idpweb.Render(c, http.StatusOK, "done.html", map[string]any{"Title": "已登录", "Name": id.Account.Name})
+		links := []idpweb.Link{{Href: "/account", Text: "进入账号中心", Primary: true}}
+		if id.Account.Role == account.RoleAdmin {
+			links = append(links, idpweb.Link{Href: "/admin", Text: "进入管理控制台"})
+		}
+		links = append(links, idpweb.Link{Href: "/oauth2/logout", Text: "退出登录"})
+		return idpweb.Render(c, http.StatusOK, "done.html", map[string]any{"Title": "已登录", "Name": id.Account.Name, "Links": links})
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

@@ -260,12 +260,14 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 	if a.TOTP, err = totp.New(db, totp.Config{Key: derive(sec.IdPSecret, "totp")}, now); err != nil {
 		return nil, err
 	}
+	a.Admin.TOTP = a.TOTP
 	idSealer, err := idcard.NewSealer("idp-secret", derive(sec.IdPSecret, "idcard"), derive(sec.IdPSecret, "idcard-index"), nil)
 	if err != nil {
 		return nil, err
 	}
 	a.Profiles = profile.NewStore(db, idSealer, now)
 	a.Admin.Profiles = a.Profiles
+	a.Console.Profiles = a.Profiles
 
 	directory, err := scim.New(scim.Deps{
 		Issuer: cfg.IdP.Issuer, DB: db, Tokens: a.Provider, Clients: a.Clients, Accounts: a.Accounts, Paths: a.Orgs,

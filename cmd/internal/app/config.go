@@ -198,7 +198,7 @@ var Defaults = map[string]any{
 // not sent, and the log says so).
 var (
 	smsCodePurposes   = []string{"login", "register", "change_phone"}
-	smsNoticePurposes = []string{"approved", "rejected", "phone_changed", "office_reminder"}
+	smsNoticePurposes = []string{"approved", "rejected", "phone_changed", "office_reminder", "totp_reset"}
 )
 
 func init() {
