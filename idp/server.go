@@ -156,6 +156,8 @@ type Deps struct {
 	// Console mounts the admin console and admin API (idp/console); may
 	// be nil.
 	Console Mounter
+	// Directory mounts the SCIM directory (idp/scim); may be nil.
+	Directory Mounter
 	// SMS sends notices to account holders (to the old number after a
 	// phone change); may be nil (no notices). Codes go through OTP.
 	SMS sms.Sender
@@ -272,6 +274,9 @@ func (s *Server) Register(e *echo.Echo) {
 	s.centre.Register(e)
 	if s.Console != nil {
 		s.Console.Register(e)
+	}
+	if s.Directory != nil {
+		s.Directory.Register(e)
 	}
 	web.Health(e, s.Log, s.Ready)
 }

@@ -4,6 +4,10 @@
 // people in through OpenID Connect with the SDK, trusts only IdP-issued
 // tokens, knows units and people only from those tokens and the IdP's SCIM
 // directory, and imports nothing under idp/.
+//
+// The parts: office/directory (the synced copy of the directory and the
+// viewer), office/notice, office/activity, office/contacts; this package
+// wires them to HTTP — the JSON API under /api/v1 and the pages.
 package office
 
 import (
@@ -11,25 +15,38 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/internal/sqldb"
-	"github.com/xszz/xszz/internal/web"
+	"github.com/xszz/xszz/office/activity"
+	"github.com/xszz/xszz/office/contacts"
+	"github.com/xszz/xszz/office/directory"
+	"github.com/xszz/xszz/office/notice"
 )
 
 // Config is the office's part of the configuration (office.* keys).
 type Config struct {
 	// URL is the office's public URL (office.url), the base of its
-	// redirect, post-logout and back-channel logout URIs.
+	// redirect (/callback), post-logout (/) and back-channel logout
+	// (/backchannel-logout) URIs.
 	URL string
 	// Issuer is the IdP the office trusts (office.issuer).
 	Issuer string
 	// ClientID and ClientSecret are the office's credentials at the IdP.
+	// The client needs the scopes openid profile phone org offline_access
+	// directory, the grants authorization_code refresh_token
+	// client_credentials, and a directory root.
 	ClientID, ClientSecret string
 	// Files is the folder for attachments (office.files).
 	Files string
+	// CookieKey encrypts the session cookie (32 bytes, the same on every
+	// replica). Empty: a key derived from the client secret.
+	CookieKey []byte
+	// SyncInterval is how often the directory is synced (default 3 min).
+	SyncInterval time.Duration
 }
 
 // Deps are what the office is built from.
@@ -37,12 +54,26 @@ type Deps struct {
 	DB  *sqldb.DB
 	Log *slog.Logger
 	Now func() time.Time
+	// SMS sends "remind the unread" messages; nil reminds in the office
+	// only. The same gateway configuration as the IdP's.
+	SMS sms.Sender
+	// HTTPClient reaches the IdP; nil uses a client with a 15 s timeout.
+	HTTPClient *http.Client
 }
 
 // Service is the office system.
 type Service struct {
-	cfg Config
-	d   Deps
+	cfg      Config
+	d        Deps
+	dir      *directory.Store
+	notices  *notice.Service
+	acts     *activity.Service
+	contacts *contacts.Service
+
+	rpMu sync.Mutex
+	rp   *relying
+
+	syncNow chan struct{}
 }
 
 // New checks the configuration and returns the service. It does no I/O:
@@ -50,6 +81,9 @@ type Service struct {
 func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.URL == "" || cfg.Issuer == "" {
 		return nil, errors.New("office: url and issuer are required")
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("office: client id and secret are required")
 	}
 	if d.DB == nil {
 		return nil, errors.New("office: a database is required")
@@ -60,24 +94,78 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{cfg: cfg, d: d}, nil
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 3 * time.Minute
+	}
+	if cfg.Files == "" {
+		cfg.Files = "data/office-files"
+	}
+	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	dir := directory.NewStore(d.DB)
+	s := &Service{cfg: cfg, d: d, dir: dir, syncNow: make(chan struct{}, 1)}
+	s.notices = &notice.Service{DB: d.DB, Dir: dir, Files: &notice.Files{Dir: cfg.Files}, Now: d.Now, Log: d.Log}
+	if d.SMS != nil {
+		s.notices.Texter = texter{d.SMS}
+	}
+	s.acts = &activity.Service{DB: d.DB, Dir: dir, Now: d.Now}
+	s.contacts = &contacts.Service{Dir: dir, Now: d.Now}
+	return s, nil
 }
 
-// Handler returns the office's HTTP handler.
-func (s *Service) Handler() http.Handler {
-	const site = "全国学生资助办公系统"
-	e := web.New(web.Site{Name: site, Log: s.d.Log})
-	web.Health(e, s.d.Log, map[string]func(context.Context) error{"database": s.d.DB.Ping})
-	pages := web.Layout()
-	e.GET("/", func(c echo.Context) error {
-		web.Render(c, pages, http.StatusServiceUnavailable, "starting.html", map[string]any{"Title": "正在启动", "Site": site})
-		return nil
-	})
-	return e
+// texter sends reminders through the configured SMS gateway.
+type texter struct{ s sms.Sender }
+
+func (t texter) Text(ctx context.Context, e164, text string) error {
+	return t.s.Send(ctx, sms.Message{Phone: e164, Purpose: "office_reminder", Params: map[string]string{"text": text}})
 }
 
-// Run does the office's background work until ctx ends.
+// Run syncs the directory at start, every SyncInterval and after each
+// sign-in, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	tick := time.NewTicker(s.cfg.SyncInterval)
+	defer tick.Stop()
+	s.syncLogged(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-s.syncNow:
+		}
+		s.syncLogged(ctx)
+	}
+}
+
+func (s *Service) syncLogged(ctx context.Context) {
+	r, err := s.Sync(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.d.Log.WarnContext(ctx, "directory sync failed", "err", err)
+		}
+		return
+	}
+	if r.Units+r.People > 0 {
+		s.d.Log.InfoContext(ctx, "directory synced", "units", r.Units, "people", r.People)
+	}
+}
+
+// Sync runs one incremental directory sync now.
+func (s *Service) Sync(ctx context.Context) (directory.Result, error) {
+	rp, err := s.relying(ctx)
+	if err != nil {
+		return directory.Result{}, err
+	}
+	return rp.syncer.Sync(ctx)
+}
+
+// requestSync asks Run for a sync soon, without waiting for it.
+func (s *Service) requestSync() {
+	select {
+	case s.syncNow <- struct{}{}:
+	default:
+	}
 }

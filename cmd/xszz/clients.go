@@ -63,6 +63,8 @@ func (c *cli) clientsCmd() *cobra.Command {
 	f.StringVar(&jwksFile, "jwks", "", "file with the client's public JWK Set (private_key_jwt)")
 	f.StringVar(&spec.IDTokenAlg, "id-token-alg", "RS256", "ID token signing algorithm: RS256 or ES256")
 	f.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "OpenID Connect back-channel logout URI")
+	f.StringVar(&spec.DirectoryRoot, "directory-root", "", "unit id whose subtree the client may read through SCIM (scope directory)")
+	f.BoolVar(&spec.DirectoryFullPhones, "directory-full-phones", false, "show full phone numbers in the SCIM directory")
 
 	list := &cobra.Command{
 		Use:   "list",

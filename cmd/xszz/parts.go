@@ -15,6 +15,7 @@ import (
 	"github.com/xszz/xszz/cmd/internal/app"
 	"github.com/xszz/xszz/cockpit"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/migrations"
 	"github.com/xszz/xszz/office"
@@ -61,7 +62,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, serve []string
 		}
 		a.Office, err = office.New(office.Config{
 			URL: cfg.Office.URL, Issuer: cfg.Office.Issuer, ClientID: id, ClientSecret: secret, Files: cfg.Office.Files,
-		}, office.Deps{DB: a.DB, Log: log.With("part", "office"), Now: a.Now})
+		}, office.Deps{DB: a.DB, Log: log.With("part", "office"), Now: a.Now, SMS: a.SMS})
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +138,11 @@ func (a *App) builtinClients() map[string]client.Spec {
 		}
 	}
 	if a.Cfg.Office.ClientID == "" {
-		out[officeClientID] = rp("全国学生资助办公系统", a.Cfg.Office, "openid", "profile", "phone", "org", "offline_access", "directory")
+		spec := rp("全国学生资助办公系统", a.Cfg.Office, "openid", "profile", "phone", "org", "offline_access", "directory")
+		// The office reads the whole tree through SCIM, with full numbers
+		// for SMS reminders and the admin's audited reveal.
+		spec.DirectoryRoot, spec.DirectoryFullPhones = org.RootID, true
+		out[officeClientID] = spec
 	}
 	if a.Cfg.Cockpit.ClientID == "" {
 		out[cockpitClientID] = rp("全国学生资助大数据平台 · 数字驾驶舱", a.Cfg.Cockpit, "openid", "profile", "org", "offline_access", "cockpit")

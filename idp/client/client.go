@@ -53,7 +53,12 @@ type Client struct {
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	IDTokenAlg              string          `json:"id_token_signed_response_alg"`
 	BackchannelLogoutURI    string          `json:"backchannel_logout_uri,omitempty"`
-	CreatedAt               time.Time       `json:"created_at"`
+	// DirectoryRoot is the unit whose subtree the client may read through
+	// the SCIM directory (scope "directory"); empty means none.
+	DirectoryRoot string `json:"directory_root,omitempty"`
+	// DirectoryFullPhones lets the directory show phone numbers unmasked.
+	DirectoryFullPhones bool      `json:"directory_full_phones,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
 
 	jwks *josev3.JSONWebKeySet
 }
@@ -151,6 +156,10 @@ type Spec struct {
 	JWKS                   json.RawMessage
 	IDTokenAlg             string
 	BackchannelLogoutURI   string
+	// DirectoryRoot and DirectoryFullPhones configure the SCIM directory
+	// for clients with the "directory" scope.
+	DirectoryRoot       string
+	DirectoryFullPhones bool
 }
 
 // KnownScopes are the scopes the IdP understands.
@@ -186,6 +195,18 @@ func (s *Spec) Validate(allowHTTP bool) error {
 		if !slices.Contains(KnownScopes, sc) {
 			return fmt.Errorf("scope %q is not known (%s)", sc, strings.Join(KnownScopes, " "))
 		}
+	}
+	if slices.Contains(s.Scopes, "directory") {
+		// The directory is read by a platform acting for itself, never
+		// on behalf of a user, and only within the subtree it was given.
+		if s.Public || !slices.Contains(s.GrantTypes, "client_credentials") {
+			return errors.New("the directory scope needs a confidential client with client_credentials")
+		}
+		if strings.TrimSpace(s.DirectoryRoot) == "" {
+			return errors.New("the directory scope needs a directory root (the unit whose subtree it may read)")
+		}
+	} else if s.DirectoryRoot != "" || s.DirectoryFullPhones {
+		return errors.New("a directory root is only for clients with the directory scope")
 	}
 	if slices.Contains(s.GrantTypes, "authorization_code") && len(s.RedirectURIs) == 0 {
 		return errors.New("a client using authorization_code needs at least one redirect URI")
@@ -404,6 +425,8 @@ func (s *Store) fromSpec(id string, spec Spec) *Client {
 		JWKS:                    spec.JWKS,
 		IDTokenAlg:              spec.IDTokenAlg,
 		BackchannelLogoutURI:    spec.BackchannelLogoutURI,
+		DirectoryRoot:           spec.DirectoryRoot,
+		DirectoryFullPhones:     spec.DirectoryFullPhones,
 		CreatedAt:               s.now().UTC().Truncate(time.Second),
 	}
 	if len(c.Audience) == 0 {

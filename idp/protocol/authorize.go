@@ -287,6 +287,10 @@ func (s *Protocol) grantableScopes(ar fosite.Requester, cl *client.Client, id *i
 			if id.Account.Role != account.RoleAdmin || !cl.Trusted {
 				continue
 			}
+		case "directory":
+			// Read by a platform for itself (client credentials), never
+			// on a person's behalf.
+			continue
 		case "offline_access":
 			if !slices.Contains(cl.GrantTypes, "refresh_token") {
 				continue

@@ -35,6 +35,7 @@ import (
 	"github.com/xszz/xszz/idp/otp"
 	"github.com/xszz/xszz/idp/otp/redisstore"
 	"github.com/xszz/xszz/idp/profile"
+	"github.com/xszz/xszz/idp/scim"
 	"github.com/xszz/xszz/idp/session"
 	"github.com/xszz/xszz/idp/totp"
 	"github.com/xszz/xszz/internal/sms"
@@ -252,6 +253,14 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 	a.Profiles = profile.NewStore(db, idSealer, now)
 	a.Admin.Profiles = a.Profiles
 
+	directory, err := scim.New(scim.Deps{
+		Issuer: cfg.IdP.Issuer, DB: db, Tokens: a.Provider, Clients: a.Clients, Paths: a.Orgs, Accounts: a.Accounts,
+		NewSession: func() fosite.Session { return oauth.NewSession() }, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	ready := map[string]func(context.Context) error{"database": db.Ping}
 	if a.Redis != nil {
 		ready["redis"] = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
@@ -260,7 +269,7 @@ func Build(ctx context.Context, cfg *Config, log *slog.Logger, o Options) (*App,
 		Config:   idp.Config{Issuer: cfg.IdP.Issuer, FlowKey: derive(sec.IdPSecret, "flow"), TOTPRequiredFor: cfg.IdP.TOTPRequiredFor},
 		Provider: a.Provider, Keys: a.Keys, Accounts: a.Accounts, Clients: a.Clients, Sessions: a.Sessions,
 		OTP: a.OTP, TOTP: a.TOTP, Registration: &idp.Registration{Orgs: a.Orgs, Profiles: a.Profiles}, Identities: &idp.Directory{Accounts: a.Accounts, Orgs: orgClaims{a.Orgs}, Grants: a.Grants},
-		Notifier: a.Notifier, Admin: a.Admin, OrgPaths: a.Orgs, Console: a.Console, SMS: a.SMS,
+		Notifier: a.Notifier, Admin: a.Admin, OrgPaths: a.Orgs, Console: a.Console, Directory: directory, SMS: a.SMS,
 		Audit: a.Audit, Log: log, Now: now, Ready: ready, Registry: a.Registry,
 	})
 	if err != nil {

@@ -1,0 +1,428 @@
+// Package activity is 活动: meetings, trainings and exams a unit holds for
+// units below it, with registration, sign-in by a rotating code and a
+// coverage report rolled up the tree — which units have nobody registered
+// or signed in, who registered and stayed away, and, against the roster
+// from the directory, who never registered ("不漏一地、不漏一校、不漏一人").
+//
+// Counters per (activity, unit subtree) — expected, registered, signed
+// in — are written when the activity is created (expected, from the
+// roster then) and moved as people register and sign in.
+package activity
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/web"
+	"github.com/xszz/xszz/office/directory"
+)
+
+// Activity is an event.
+type Activity struct {
+	ID           int64            `json:"id"`
+	OrgID        string           `json:"org_id"`
+	OrgPath      string           `json:"-"`
+	OrgName      string           `json:"org_name"`
+	AuthorID     string           `json:"-"`
+	Title        string           `json:"title"`
+	Kind         string           `json:"kind"`
+	Place        string           `json:"place,omitempty"`
+	Link         string           `json:"link,omitempty"`
+	Description  string           `json:"description,omitempty"`
+	StartsAt     time.Time        `json:"starts_at"`
+	EndsAt       time.Time        `json:"ends_at"`
+	RegOpens     time.Time        `json:"registration_opens"`
+	RegCloses    time.Time        `json:"registration_closes"`
+	SigninOpens  time.Time        `json:"signin_opens"`
+	SigninCloses time.Time        `json:"signin_closes"`
+	Target       directory.Target `json:"target"`
+	CreatedAt    time.Time        `json:"created_at"`
+	secret       []byte
+}
+
+// Kinds of activity.
+var Kinds = map[string]string{"meeting": "会议", "training": "培训", "exam": "考试", "event": "活动"}
+
+// Directory is the part of the synced directory activities need.
+type Directory interface {
+	Unit(ctx context.Context, id string) (directory.Unit, error)
+	Units(ctx context.Context, ids []string) ([]directory.Unit, error)
+}
+
+// Service holds activities.
+type Service struct {
+	DB  *sqldb.DB
+	Dir Directory
+	Now func() time.Time
+}
+
+func bad(msg string) error       { return web.Errorf(http.StatusBadRequest, "invalid_request", msg) }
+func forbidden(msg string) error { return web.Errorf(http.StatusForbidden, "forbidden", msg) }
+func notFound() error {
+	return web.Errorf(http.StatusNotFound, "not_found", "活动不存在或无权查看")
+}
+func conflict(msg string) error { return web.Errorf(http.StatusConflict, "conflict", msg) }
+
+func plain(s string) string { return strings.TrimSpace(bluemonday.StrictPolicy().Sanitize(s)) }
+
+func (s *Service) check(ctx context.Context, v directory.Viewer, a *Activity) error {
+	a.Title, a.Place, a.Description = plain(a.Title), plain(a.Place), plain(a.Description)
+	if n := utf8.RuneCountInString(a.Title); n < 2 || n > 100 {
+		return bad("活动名称应为 2–100 个字符")
+	}
+	if utf8.RuneCountInString(a.Place) > 200 || utf8.RuneCountInString(a.Description) > 5000 {
+		return bad("地点或说明过长")
+	}
+	if a.Kind == "" {
+		a.Kind = "meeting"
+	}
+	if _, ok := Kinds[a.Kind]; !ok {
+		return bad("活动类型应为 meeting、training、exam 或 event")
+	}
+	if a.Link != "" {
+		u, err := url.Parse(a.Link)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(a.Link) > 500 {
+			return bad("线上链接须为 http(s) 网址")
+		}
+	}
+	if a.Place == "" && a.Link == "" {
+		return bad("请填写地点或线上链接")
+	}
+	switch {
+	case a.StartsAt.IsZero() || !a.EndsAt.After(a.StartsAt):
+		return bad("结束时间须晚于开始时间")
+	case a.RegOpens.IsZero() || !a.RegCloses.After(a.RegOpens):
+		return bad("报名截止须晚于报名开始")
+	case a.SigninOpens.IsZero() || !a.SigninCloses.After(a.SigninOpens):
+		return bad("签到截止须晚于签到开始")
+	}
+	var units []directory.Unit
+	if a.Target.Kind == directory.TargetUnits {
+		var err error
+		if units, err = s.Dir.Units(ctx, a.Target.Units); err != nil {
+			return err
+		}
+	}
+	return a.Target.Check(v.Path, v.Level, units)
+}
+
+// Create adds an activity held by the viewer's unit. Only admins create.
+func (s *Service) Create(ctx context.Context, v directory.Viewer, a Activity) (*Activity, error) {
+	if !v.Admin() {
+		return nil, forbidden("只有单位管理员可以创建活动")
+	}
+	if err := s.check(ctx, v, &a); err != nil {
+		return nil, err
+	}
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, fmt.Errorf("activity secret: %w", err)
+	}
+	a.secret = secret[:]
+	a.OrgID, a.OrgPath, a.OrgName, a.AuthorID = v.OrgID, v.Path, v.OrgName, v.Sub
+	a.CreatedAt = s.Now().UTC().Truncate(time.Second)
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO office_activities (org_id, org_path, org_name, author_id, title, kind, place, link, description,
+  starts_at, ends_at, reg_opens, reg_closes, signin_opens, signin_closes, target_kind, target, secret, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+			a.OrgID, a.OrgPath, a.OrgName, a.AuthorID, a.Title, a.Kind, a.Place, a.Link, a.Description,
+			a.StartsAt.Unix(), a.EndsAt.Unix(), a.RegOpens.Unix(), a.RegCloses.Unix(), a.SigninOpens.Unix(), a.SigninCloses.Unix(),
+			a.Target.Kind, a.Target.Encode(), hex.EncodeToString(a.secret), a.CreatedAt.Unix()).Scan(&a.ID)
+		if err != nil {
+			return fmt.Errorf("insert activity: %w", err)
+		}
+		cond, args := a.Target.SQL(a.OrgPath, 1)
+		rows, err := tx.QueryContext(ctx, `SELECT p.org_path, COUNT(*) FROM office_people p LEFT JOIN office_units u ON u.id = p.org_id
+WHERE p.active = 1 AND `+cond+` GROUP BY p.org_path`, args...)
+		if err != nil {
+			return fmt.Errorf("activity roster: %w", err)
+		}
+		perPath := map[string]int{}
+		for rows.Next() {
+			var (
+				p string
+				n int
+			)
+			if err := rows.Scan(&p, &n); err != nil {
+				rows.Close()
+				return fmt.Errorf("activity roster: %w", err)
+			}
+			perPath[p] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("activity roster: %w", err)
+		}
+		expected := directory.FoldUp(perPath, a.OrgPath)
+		expected[a.OrgID] += 0
+		for org, n := range expected {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO office_activity_counts (activity_id, org_id, expected) VALUES ($1, $2, $3)`, a.ID, org, n); err != nil {
+				return fmt.Errorf("activity counters: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+const columns = `id, org_id, org_path, org_name, author_id, title, kind, place, link, description, starts_at, ends_at, reg_opens, reg_closes, signin_opens, signin_closes, target_kind, target, secret, created_at`
+
+func scan(r interface{ Scan(...any) error }) (*Activity, error) {
+	var (
+		a                               Activity
+		st, en, ro, rc, so, sc, created int64
+		kind, target, secret            string
+	)
+	if err := r.Scan(&a.ID, &a.OrgID, &a.OrgPath, &a.OrgName, &a.AuthorID, &a.Title, &a.Kind, &a.Place, &a.Link, &a.Description,
+		&st, &en, &ro, &rc, &so, &sc, &kind, &target, &secret, &created); err != nil {
+		return nil, err
+	}
+	u := func(v int64) time.Time { return time.Unix(v, 0).UTC() }
+	a.StartsAt, a.EndsAt, a.RegOpens, a.RegCloses, a.SigninOpens, a.SigninCloses, a.CreatedAt = u(st), u(en), u(ro), u(rc), u(so), u(sc), u(created)
+	a.Target = directory.DecodeTarget(kind, target)
+	b, err := hex.DecodeString(secret)
+	if err != nil {
+		return nil, fmt.Errorf("activity secret: %w", err)
+	}
+	a.secret = b
+	return &a, nil
+}
+
+func (s *Service) load(ctx context.Context, id int64) (*Activity, error) {
+	a, err := scan(s.DB.QueryRowContext(ctx, `SELECT `+columns+` FROM office_activities WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load activity %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// Organiser reports whether the viewer belongs to the holding unit.
+func (a *Activity) Organiser(v directory.Viewer) bool { return v.OrgID == a.OrgID }
+
+// Invited reports whether the activity is for the viewer: below the
+// holding unit and within its target.
+func (a *Activity) Invited(v directory.Viewer) bool {
+	if !strings.HasPrefix(v.Path, a.OrgPath) || v.Path == a.OrgPath {
+		return false
+	}
+	switch a.Target.Kind {
+	case directory.TargetUnits:
+		return slices.Contains(a.Target.Units, v.OrgID)
+	case directory.TargetLevels:
+		return slices.Contains(a.Target.Levels, v.Level)
+	}
+	return true
+}
+
+// Get returns an activity the viewer organises or is invited to.
+func (s *Service) Get(ctx context.Context, v directory.Viewer, id int64) (*Activity, error) {
+	a, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Organiser(v) && !a.Invited(v) {
+		return nil, notFound()
+	}
+	return a, nil
+}
+
+// CurrentCode is the code the organiser shows now, and when it rotates.
+func (s *Service) CurrentCode(ctx context.Context, v directory.Viewer, id int64) (string, time.Time, error) {
+	a, err := s.Get(ctx, v, id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !a.Organiser(v) {
+		return "", time.Time{}, forbidden("只有主办单位可以查看签到码")
+	}
+	now := s.Now()
+	step := Step(now)
+	return Code(a.secret, step), time.Unix((step+1)*int64(CodeStep/time.Second), 0).UTC(), nil
+}
+
+// Registration is a person's status for an activity.
+type Registration struct {
+	RegisteredAt *time.Time `json:"registered_at,omitempty"`
+	CheckedInAt  *time.Time `json:"checked_in_at,omitempty"`
+}
+
+// Status returns the viewer's registration (empty when none).
+func (s *Service) Status(ctx context.Context, v directory.Viewer, id int64) (Registration, error) {
+	var (
+		r         Registration
+		reg       int64
+		checkedIn sql.NullInt64
+	)
+	err := s.DB.QueryRowContext(ctx, `SELECT registered_at, checked_in_at FROM office_registrations WHERE activity_id = $1 AND person_id = $2`, id, v.Sub).Scan(&reg, &checkedIn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("load registration: %w", err)
+	}
+	t := time.Unix(reg, 0).UTC()
+	r.RegisteredAt = &t
+	if checkedIn.Valid {
+		c := time.Unix(checkedIn.Int64, 0).UTC()
+		r.CheckedInAt = &c
+	}
+	return r, nil
+}
+
+// Register signs the viewer up within the registration window.
+func (s *Service) Register(ctx context.Context, v directory.Viewer, id int64) (Registration, error) {
+	a, err := s.Get(ctx, v, id)
+	if err != nil {
+		return Registration{}, err
+	}
+	if !a.Invited(v) {
+		return Registration{}, forbidden("主办单位人员无需报名")
+	}
+	now := s.Now()
+	if now.Before(a.RegOpens) || !now.Before(a.RegCloses) {
+		return Registration{}, conflict("不在报名时间内")
+	}
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.register(ctx, tx, a, v, now)
+		return err
+	})
+	if err != nil {
+		return Registration{}, err
+	}
+	return s.Status(ctx, v, id)
+}
+
+func (s *Service) register(ctx context.Context, tx *sql.Tx, a *Activity, v directory.Viewer, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO office_registrations (activity_id, person_id, org_id, org_path, registered_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (activity_id, person_id) DO NOTHING`, a.ID, v.Sub, v.OrgID, v.Path, now.Unix())
+	if err != nil {
+		return false, fmt.Errorf("register: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return false, nil
+	}
+	return true, bump(ctx, tx, a, v.Path, "registered")
+}
+
+// bump adds one to column for every unit from the holding unit down to
+// the person's.
+func bump(ctx context.Context, tx *sql.Tx, a *Activity, personPath, column string) error {
+	ids := directory.PathIDs(personPath)[len(directory.PathIDs(a.OrgPath))-1:]
+	for _, org := range ids {
+		_, err := tx.ExecContext(ctx, `INSERT INTO office_activity_counts (activity_id, org_id, `+column+`) VALUES ($1, $2, 1)
+ON CONFLICT (activity_id, org_id) DO UPDATE SET `+column+` = office_activity_counts.`+column+` + 1`, a.ID, org)
+		if err != nil {
+			return fmt.Errorf("activity counters: %w", err)
+		}
+	}
+	return nil
+}
+
+// CheckIn signs the viewer in with the code on the organiser's screen,
+// within the sign-in window; someone who did not register is registered
+// on the way.
+func (s *Service) CheckIn(ctx context.Context, v directory.Viewer, id int64, code string) (Registration, error) {
+	a, err := s.Get(ctx, v, id)
+	if err != nil {
+		return Registration{}, err
+	}
+	if !a.Invited(v) {
+		return Registration{}, forbidden("主办单位人员无需签到")
+	}
+	now := s.Now()
+	if now.Before(a.SigninOpens) || !now.Before(a.SigninCloses) {
+		return Registration{}, conflict("不在签到时间内")
+	}
+	if !CheckCode(a.secret, strings.TrimSpace(code), now) {
+		return Registration{}, bad("签到码不正确或已过期")
+	}
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.register(ctx, tx, a, v, now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE office_registrations SET checked_in_at = $1 WHERE activity_id = $2 AND person_id = $3 AND checked_in_at IS NULL`, now.Unix(), a.ID, v.Sub)
+		if err != nil {
+			return fmt.Errorf("check in: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return bump(ctx, tx, a, v.Path, "checked_in")
+		}
+		return nil
+	})
+	if err != nil {
+		return Registration{}, err
+	}
+	return s.Status(ctx, v, id)
+}
+
+// List returns the activities the viewer organises or is invited to,
+// newest first, before the id before (0 for the first page). Candidates
+// are the activities of the viewer's unit and the units above it, one
+// index range per unit; the target is checked in Go.
+func (s *Service) List(ctx context.Context, v directory.Viewer, before int64, limit int) ([]*Activity, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 20
+	}
+	if before <= 0 {
+		before = 1<<62 - 1
+	}
+	ids := directory.PathIDs(v.Path)
+	var paths []any
+	ph := []string{}
+	for i := range ids {
+		paths = append(paths, directory.JoinPath(ids[:i+1]))
+		ph = append(ph, fmt.Sprintf("$%d", i+3))
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	var out []*Activity
+	for cursor := before; len(out) < limit; {
+		rows, err := s.DB.QueryContext(ctx, `SELECT `+columns+` FROM office_activities WHERE id < $1 AND org_path IN (`+strings.Join(ph, ", ")+`)
+ORDER BY id DESC LIMIT $2`, append([]any{cursor, limit * 2}, paths...)...)
+		if err != nil {
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			a, err := scan(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list activities: %w", err)
+			}
+			n++
+			cursor = a.ID
+			if (a.Organiser(v) || a.Invited(v)) && len(out) < limit {
+				out = append(out, a)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+		if n < limit*2 {
+			break
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,73 @@
+package office
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+
+	"golang.org/x/oauth2"
+
+	"github.com/xszz/xszz/internal/web"
+	"github.com/xszz/xszz/office/directory"
+	"github.com/xszz/xszz/sdk"
+	"github.com/xszz/xszz/sdk/guard"
+	sdkweb "github.com/xszz/xszz/sdk/web"
+)
+
+// relying is everything that needs the IdP's discovery document: it is
+// built on first use, not in New, since the IdP may be starting in the
+// same process.
+type relying struct {
+	provider *sdk.Provider
+	auth     *sdkweb.Auth
+	guard    *guard.Guard
+	syncer   *directory.Syncer
+}
+
+func (s *Service) relying(ctx context.Context) (*relying, error) {
+	s.rpMu.Lock()
+	defer s.rpMu.Unlock()
+	if s.rp != nil {
+		return s.rp, nil
+	}
+	dctx := context.WithValue(ctx, oauth2.HTTPClient, s.d.HTTPClient)
+	p, err := sdk.NewProvider(dctx, s.cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("office: discover %s: %w", s.cfg.Issuer, err)
+	}
+	key := s.cfg.CookieKey
+	if len(key) == 0 {
+		m := hmac.New(sha256.New, []byte(s.cfg.ClientSecret))
+		m.Write([]byte("xszz/office/cookie"))
+		key = m.Sum(nil)
+	}
+	auth, err := sdkweb.New(p, &sdkweb.Config{
+		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
+		RedirectURL: s.cfg.URL + "/callback", PostLogoutRedirectURL: s.cfg.URL + "/",
+		CookieKey: key, Now: s.d.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("office: sign-in: %w", err)
+	}
+	g := guard.New(p.AccessTokenVerifier(&sdk.Config{ClientID: s.cfg.ClientID, Now: s.d.Now}), guard.WithRealm("xszz-office"))
+	// The background sync outlives any one request: its token source must
+	// not carry the request's context.
+	cc := directory.ClientCredentials(context.WithValue(context.Background(), oauth2.HTTPClient, s.d.HTTPClient),
+		p.Endpoints().TokenEndpoint, s.cfg.ClientID, s.cfg.ClientSecret)
+	s.rp = &relying{provider: p, auth: auth, guard: g, syncer: &directory.Syncer{Store: s.dir, Base: s.cfg.Issuer + "/scim/v2", Client: cc, Now: s.d.Now}}
+	return s.rp, nil
+}
+
+// viewerFrom turns verified claims into the viewer every rule is decided
+// from. A token without an org claim opens nothing.
+func viewerFrom(c *sdk.Claims) (directory.Viewer, error) {
+	if c == nil || c.Org == nil || c.Org.ID == "" || len(c.Org.Path) == 0 || c.Org.Path[len(c.Org.Path)-1] != c.Org.ID {
+		return directory.Viewer{}, web.Errorf(http.StatusForbidden, "forbidden", "账号未归属任何单位，无法使用办公系统")
+	}
+	return directory.Viewer{
+		Sub: c.Subject, Name: c.Name, OrgID: c.Org.ID, OrgName: c.Org.Name, Level: string(c.Org.Level),
+		Path: directory.JoinPath(c.Org.Path), Roles: c.Roles,
+	}, nil
+}

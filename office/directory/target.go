@@ -1,0 +1,120 @@
+package directory
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/xszz/xszz/internal/web"
+)
+
+// Target kinds: who below a unit a notice or an activity is for.
+const (
+	TargetSubtree = "subtree" // every unit below
+	TargetUnits   = "units"   // the people of chosen units below
+	TargetLevels  = "levels"  // every unit of chosen levels below
+)
+
+// Target says who below the sending unit a notice or activity reaches.
+// The sending unit's own people are never recipients: they wrote it.
+type Target struct {
+	Kind   string   `json:"kind"`
+	Units  []string `json:"units,omitempty"`
+	Levels []string `json:"levels,omitempty"`
+}
+
+// Encode stores a target in one column.
+func (t Target) Encode() string {
+	switch t.Kind {
+	case TargetUnits:
+		return strings.Join(t.Units, ",")
+	case TargetLevels:
+		return strings.Join(t.Levels, ",")
+	}
+	return ""
+}
+
+// DecodeTarget reverses Encode.
+func DecodeTarget(kind, s string) Target {
+	t := Target{Kind: kind}
+	var list []string
+	if s != "" {
+		list = strings.Split(s, ",")
+	}
+	switch kind {
+	case TargetUnits:
+		t.Units = list
+	case TargetLevels:
+		t.Levels = list
+	}
+	return t
+}
+
+func invalid(msg string) error { return web.Errorf(http.StatusBadRequest, "invalid_request", msg) }
+
+// Check validates a target sent from the unit at fromPath (level
+// fromLevel): units must lie strictly below it and levels below its level.
+// units holds the chosen units as the directory knows them.
+func (t *Target) Check(fromPath, fromLevel string, units []Unit) error {
+	switch t.Kind {
+	case "", TargetSubtree:
+		t.Kind, t.Units, t.Levels = TargetSubtree, nil, nil
+	case TargetUnits:
+		if len(t.Units) == 0 || len(t.Units) > 500 {
+			return invalid("请选择 1–500 个下级单位")
+		}
+		if len(units) != len(t.Units) {
+			return invalid("所选单位不存在或不在本单位之下")
+		}
+		for _, u := range units {
+			if !strings.HasPrefix(u.Path, fromPath) || u.Path == fromPath {
+				return invalid("所选单位不存在或不在本单位之下")
+			}
+		}
+		t.Levels = nil
+	case TargetLevels:
+		from := slices.Index(Levels, fromLevel)
+		if len(t.Levels) == 0 {
+			return invalid("请选择下级层级")
+		}
+		for _, l := range t.Levels {
+			if i := slices.Index(Levels, l); i < 0 || i <= from {
+				return invalid("所选层级须在本单位层级之下")
+			}
+		}
+		slices.Sort(t.Levels)
+		t.Levels = slices.Compact(t.Levels)
+		t.Units = nil
+	default:
+		return invalid("发送范围应为 subtree、units 或 levels")
+	}
+	return nil
+}
+
+// SQL is the condition selecting the people (alias p, joined to their
+// unit as u) a target sent from fromPath reaches; placeholders are
+// numbered from $next.
+func (t Target) SQL(fromPath string, next int) (string, []any) {
+	lo, hi := Range(fromPath)
+	cond := fmt.Sprintf(`p.org_path >= $%d AND p.org_path < $%d AND p.org_path <> $%d`, next, next+1, next+2)
+	args := []any{lo, hi, fromPath}
+	next += 3
+	var list []string
+	col := ""
+	switch t.Kind {
+	case TargetUnits:
+		list, col = t.Units, "p.org_id"
+	case TargetLevels:
+		list, col = t.Levels, "u.level"
+	}
+	if col != "" {
+		ph := make([]string, len(list))
+		for i, v := range list {
+			ph[i] = fmt.Sprintf("$%d", next+i)
+			args = append(args, v)
+		}
+		cond += " AND " + col + " IN (" + strings.Join(ph, ", ") + ")"
+	}
+	return cond, args
+}
