@@ -13,6 +13,7 @@ package office
 import (
 	"context"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -74,6 +75,7 @@ type Service struct {
 	rp   *relying
 
 	syncNow chan struct{}
+	tmpl    *template.Template
 }
 
 // New checks the configuration and returns the service. It does no I/O:

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,9 @@ func (s *system) startOffice(t testing.TB) *officeNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := "http://" + ln.Addr().String()
+	// "localhost" while the IdP is 127.0.0.1: another site, as in
+	// production, so cookies and cross-site rules are what they will be.
+	u := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	id, secret := s.newClient(t, func(sp *client.Spec) {
 		sp.Name = "全国学生资助办公系统"
 		sp.RedirectURIs = []string{u + "/callback", callbackURL}
