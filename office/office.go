@@ -48,6 +48,8 @@ type Config struct {
 	CookieKey []byte
 	// SyncInterval is how often the directory is synced (default 3 min).
 	SyncInterval time.Duration
+	// Workflow tunes submissions, consultations and complaints.
+	Workflow WorkflowConfig
 }
 
 // Deps are what the office is built from.
@@ -70,6 +72,7 @@ type Service struct {
 	notices  *notice.Service
 	acts     *activity.Service
 	contacts *contacts.Service
+	wf       *workflows
 
 	rpMu sync.Mutex
 	rp   *relying
@@ -115,6 +118,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	s.acts = &activity.Service{DB: d.DB, Dir: dir, Now: d.Now}
 	s.contacts = &contacts.Service{Dir: dir, Now: d.Now}
+	s.wf = newWorkflows(cfg.Workflow, d, dir)
 	return s, nil
 }
 
@@ -139,6 +143,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-s.syncNow:
 		}
 		s.syncLogged(ctx)
+		s.closeQuiet(ctx)
 	}
 }
 

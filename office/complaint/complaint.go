@@ -455,4 +455,3 @@ func (s *Service) WriteCSV(ctx context.Context, v directory.Viewer, q workflow.Q
 		return items, nil
 	}, nil)
 }
-

@@ -97,10 +97,14 @@ func TestReviewFlow(t *testing.T) {
 			{"no decision on a returned article", func() error { return second(s.Review(ctx, county, sub.ID, submission.Review{Decision: "publish"})) }, 409},
 			{"only the author resubmits", func() error { return second(s.Resubmit(ctx, tr.Staff("S02"), sub.ID, draft, "")) }, 404},
 			{"resubmitted", func() error { return second(s.Resubmit(ctx, author, sub.ID, draft, "已补充")) }, 200},
-			{"escalated to the city", func() error { return second(s.Review(ctx, county, sub.ID, submission.Review{Decision: "escalate", Comment: "推荐"})) }, 200},
+			{"escalated to the city", func() error {
+				return second(s.Review(ctx, county, sub.ID, submission.Review{Decision: "escalate", Comment: "推荐"}))
+			}, 200},
 			{"the county no longer holds it", func() error { return second(s.Review(ctx, county, sub.ID, submission.Review{Decision: "publish"})) }, 403},
 			{"published by the city", func() error { return second(s.Review(ctx, city, sub.ID, submission.Review{Decision: "publish"})) }, 200},
-			{"published is final", func() error { return second(s.Review(ctx, city, sub.ID, submission.Review{Decision: "reject", Comment: "x"})) }, 409},
+			{"published is final", func() error {
+				return second(s.Review(ctx, city, sub.ID, submission.Review{Decision: "reject", Comment: "x"}))
+			}, 409},
 		}
 		for _, st := range steps {
 			if got := status(st.do()); got != st.want {

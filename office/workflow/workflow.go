@@ -84,7 +84,9 @@ func Holds(v directory.Viewer, it *Item) bool { return v.Admin() && v.OrgID == i
 // Errors in the API's format.
 func Bad(msg string) error       { return web.Errorf(http.StatusBadRequest, "invalid_request", msg) }
 func Forbidden(msg string) error { return web.Errorf(http.StatusForbidden, "forbidden", msg) }
-func NotFound() error            { return web.Errorf(http.StatusNotFound, "not_found", "不存在或无权查看") }
+func NotFound() error {
+	return web.Errorf(http.StatusNotFound, "not_found", "不存在或无权查看")
+}
 
 var (
 	strict = bluemonday.StrictPolicy()
