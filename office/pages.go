@@ -83,6 +83,9 @@ type page struct {
 func (s *Service) render(c echo.Context, name, title, section string, data any) error {
 	v := viewerOf(c)
 	nav := []web.NavItem{{Href: "/", Label: "首页"}, {Href: "/notices", Label: "通知公告"}, {Href: "/activities", Label: "活动"}, {Href: "/contacts", Label: "通讯录"}}
+	for _, n := range workflowNav {
+		nav = append(nav, web.NavItem{Href: n.Href, Label: n.Label})
+	}
 	for i := range nav {
 		nav[i].Active = nav[i].Href == section
 	}
@@ -94,6 +97,7 @@ func (s *Service) render(c echo.Context, name, title, section string, data any) 
 var flashes = map[string]string{
 	"published": "通知已发布", "forwarded": "通知已转发", "confirmed": "已确认收到", "reminded": "已提醒未读人员",
 	"created": "活动已创建", "registered": "报名成功", "checkedin": "签到成功",
+	"submitted": "稿件已提交", "asked": "咨询已提交", "filed": "投诉已提交", "done": "已办理",
 }
 
 func flash(k string) string { return flashes[k] }
@@ -138,6 +142,7 @@ func (s *Service) mountPages(e *echo.Echo, pages *template.Template) {
 	g.GET("/contacts", s.contactsPage)
 	g.POST("/contacts/:id/reveal", s.revealForm)
 	g.GET("/contacts/export.csv", s.apiContactsCSV)
+	s.mountWorkflowPages(g)
 }
 
 func (s *Service) homePage(c echo.Context) error {
@@ -178,7 +183,11 @@ func (s *Service) homePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "home.html", "我的待办", "/", map[string]any{"Unread": unread, "Activities": opens, "Messages": msgs})
+	inbox, err := s.inbox(ctx, v)
+	if err != nil {
+		return err
+	}
+	return s.render(c, "home.html", "我的待办", "/", map[string]any{"Unread": unread, "Activities": opens, "Messages": msgs, "Inbox": inbox})
 }
 
 func (s *Service) noticesPage(c echo.Context) error {

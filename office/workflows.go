@@ -23,9 +23,9 @@ type WorkflowConfig struct {
 
 // workflows are the submissions, consultations and complaints.
 type workflows struct {
-	subs   *submission.Service
-	cons   *consultation.Service
-	comps  *complaint.Service
+	subs  *submission.Service
+	cons  *consultation.Service
+	comps *complaint.Service
 }
 
 func newWorkflows(cfg WorkflowConfig, d Deps, dir *directory.Store) *workflows {
