@@ -352,7 +352,12 @@ func (s *Service) Transition(ctx context.Context, v directory.Viewer, id int64, 
 		if !workflow.Sees(v, &c.Item) {
 			return workflow.NotFound()
 		}
+		// Who may act is checked before the state, so the refusal of
+		// a transition names transitions the viewer could make.
 		from := c.State
+		if !workflow.Holds(v, &c.Item) && (c.AuthorID != v.Sub || from != Replied) {
+			return workflow.Forbidden("只有办理单位的管理员可以办理投诉")
+		}
 		if _, err := Machine.Next(from, to); err != nil {
 			return err
 		}
