@@ -139,10 +139,14 @@ func List(ctx context.Context, db *sqldb.DB, table, where string, args []any, li
 	return rows.Err()
 }
 
-// Count counts the rows of table matching where.
+// MaxCount caps the inbox's counts: past it a page shows "99+", and a
+// unit with a huge backlog does not make every home page slow.
+const MaxCount = 100
+
+// Count counts the rows of table matching where, up to MaxCount.
 func Count(ctx context.Context, db *sqldb.DB, table, where string, args ...any) (int, error) {
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+where, args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d) capped`, table, where, MaxCount), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s: %w", table, err)
 	}
 	return n, nil

@@ -36,4 +36,4 @@ CREATE INDEX office_complaints_author ON office_complaints (author_id, id);
 CREATE INDEX office_complaints_holder ON office_complaints (to_org_id, state, id);
 CREATE INDEX office_complaints_holder_all ON office_complaints (to_org_id, id);
 CREATE INDEX office_complaints_from ON office_complaints (from_org_path, id);
-CREATE INDEX office_complaints_due ON office_complaints (to_parent_id, due_at);
+CREATE INDEX office_complaints_due ON office_complaints (to_parent_id, id, due_at);
