@@ -89,15 +89,21 @@ func BenchmarkWorkflowLists(b *testing.B) {
 				{"submissions/province-subtree-state-date", func() error {
 					return second(subs.List(ctx, prov, workflow.Query{Box: workflow.BoxSubtree, States: []string{"returned"}, From: &day}))
 				}},
-				{"submissions/county-handling", func() error { return second(subs.List(ctx, county, workflow.Query{Box: workflow.BoxHandling, States: []string{"reviewing"}})) }},
+				{"submissions/county-handling", func() error {
+					return second(subs.List(ctx, county, workflow.Query{Box: workflow.BoxHandling, States: []string{"reviewing"}}))
+				}},
 				{"submissions/school-mine", func() error { return second(subs.List(ctx, school, workflow.Query{Box: workflow.BoxMine})) }},
 				{"submissions/published", func() error { return second(subs.PublishedFor(ctx, school, 0, 0)) }},
 				{"consultations/province-subtree", func() error { return second(cons.List(ctx, prov, workflow.Query{Box: workflow.BoxSubtree})) }},
 				{"consultations/county-handling", func() error { return second(cons.List(ctx, county, workflow.Query{Box: workflow.BoxHandling})) }},
 				{"consultations/search-国家助学金", func() error { return second(cons.Search(ctx, school, "国家助学金", 0, 0)) }},
 				{"consultations/search-助学", func() error { return second(cons.Search(ctx, school, "助学", 0, 0)) }},
-				{"complaints/province-subtree", func() error { return second(comps.List(ctx, prov, workflow.Query{Box: workflow.BoxSubtree, OrgID: "S01"})) }},
-				{"complaints/city-overdue", func() error { return second(comps.List(ctx, tr.Admin("110100"), workflow.Query{Box: workflow.BoxOverdue})) }},
+				{"complaints/province-subtree", func() error {
+					return second(comps.List(ctx, prov, workflow.Query{Box: workflow.BoxSubtree, OrgID: "S01"}))
+				}},
+				{"complaints/city-overdue", func() error {
+					return second(comps.List(ctx, tr.Admin("110100"), workflow.Query{Box: workflow.BoxOverdue}))
+				}},
 				{"inbox/county-counts", func() error {
 					if _, _, err := subs.Pending(ctx, county); err != nil {
 						return err
