@@ -13,6 +13,7 @@ package office
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -125,8 +126,12 @@ func New(cfg Config, d Deps) (*Service, error) {
 // texter sends reminders through the configured SMS gateway.
 type texter struct{ s sms.Sender }
 
-func (t texter) Text(ctx context.Context, e164, text string) error {
-	return t.s.Send(ctx, sms.Message{Phone: e164, Purpose: "office_reminder", Params: map[string]string{"text": text}})
+func (t texter) Text(ctx context.Context, e164, title string) error {
+	err := t.s.Send(ctx, sms.Message{Phone: e164, Purpose: sms.NoticeOfficeReminder, Params: map[string]string{"title": title}})
+	if errors.Is(err, sms.ErrNoTemplate) {
+		return fmt.Errorf("%w: %w", notice.ErrNoTexting, err)
+	}
+	return err
 }
 
 // Run syncs the directory at start, every SyncInterval and after each

@@ -135,12 +135,15 @@ func TestOfficeInBrowser(t *testing.T) {
 	run("confirm", chromedp.Click(css(`form[action="/notices/`+nid+`/confirm"] button`)), chromedp.WaitVisible(css(`p.msg.ok`)))
 	shot("notice")
 
-	run("open the training", chromedp.Navigate(off.url+"/activities/"+aid), chromedp.Click(css(`#register`)), chromedp.WaitVisible(css(`#code`)))
+	// Each step waits for what only its answer shows, never for something
+	// the page before it showed too.
+	run("register for the training", chromedp.Navigate(off.url+"/activities/"+aid), chromedp.WaitVisible(css(`#register`)),
+		chromedp.Click(css(`#register`)), chromedp.WaitVisible(css(`p.msg.ok`)), chromedp.WaitNotPresent(css(`#register`)))
 	var sc struct{ Code string }
 	if r := off.get(t, "/api/v1/activities/"+aid+"/code", county); json.Unmarshal([]byte(r.Body), &sc) != nil || len(sc.Code) != 6 {
 		t.Fatalf("organiser code: %s", r)
 	}
-	run("sign in to the training", chromedp.SendKeys(css(`#code`), sc.Code), chromedp.Click(css(`#checkin`)), chromedp.WaitVisible(css(`p.msg.ok`)))
+	run("sign in to the training", chromedp.SendKeys(css(`#code`), sc.Code), chromedp.Click(css(`#checkin`)), chromedp.WaitVisible(css(`span.tag.green`)))
 	if got := text(`main`); !strings.Contains(got, "已签到") {
 		t.Fatalf("after sign-in the activity page says:\n%s", got)
 	}

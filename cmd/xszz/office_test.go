@@ -14,6 +14,7 @@ import (
 
 	"github.com/xszz/xszz/idp"
 	"github.com/xszz/xszz/idp/account"
+	"github.com/xszz/xszz/idp/admin"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/office"
@@ -375,6 +376,57 @@ func TestOfficeDirectorySync(t *testing.T) {
 		var phone string
 		if err := sys.app.DB.QueryRowContext(ctx, `SELECT phone FROM office_people WHERE id = $1`, fresh.ID).Scan(&phone); err != nil || phone != fresh.E164 {
 			t.Errorf("new account's phone %q (%v), want the full number", phone, err)
+		}
+	})
+}
+
+// The office's pages sign people in through the IdP, and a back-channel
+// logout from the IdP (here: the account is disabled) ends the office
+// session.
+func TestOfficeBackChannelLogout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		sys := startSystem(t, be, noAdminTOTP)
+		off := sys.startOffice(t)
+		w := sys.staffWorld(t)
+		b := sys.browser(t)
+		r := b.get(off.url + "/")
+		if r.Status != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+			t.Fatalf("home without a session: %s", r)
+		}
+		r = b.get(off.url + "/login")
+		back := b.authorize(r.Header.Get("Location"), w.schoolStaff)
+		loc := back.location()
+		if loc == nil || !strings.HasPrefix(loc.String(), off.url+"/callback") {
+			t.Fatalf("the IdP did not return to the office: %s", back)
+		}
+		if cb := b.get(loc.String()); cb.Status >= 400 {
+			t.Fatalf("callback: %s", cb)
+		}
+		if home := b.get(off.url + "/"); home.Status != http.StatusOK || !strings.Contains(home.Body, "九中员") {
+			t.Fatalf("home after sign-in: %s", home)
+		}
+		// A cross-site form post to the office is refused.
+		req, _ := http.NewRequest(http.MethodPost, off.url+"/notices", strings.NewReader("title=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if r := send(t, b.hc, req); r.Status != http.StatusForbidden {
+			t.Errorf("cross-site post: %s", r)
+		}
+
+		if _, err := sys.app.Admin.Disable(context.Background(), admin.Actor{System: true}, w.schoolStaff.ID); err != nil {
+			t.Fatalf("disable: %v", err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			home := b.get(off.url + "/")
+			if home.Status == http.StatusFound {
+				break // sent to sign in again: the session is gone
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the office session outlived the account by 10 s: %s", home)
+			}
+			time.Sleep(50 * time.Millisecond) // the notifier delivers asynchronously
 		}
 	})
 }

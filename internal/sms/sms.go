@@ -35,6 +35,9 @@ const (
 	// to another one, so a hijacked account does not go unnoticed
 	// (SECURITY.md #49).
 	NoticePhoneChanged = "phone_changed"
+	// NoticeOfficeReminder reminds a recipient of an unread notice in the
+	// office system; its template shows Params["title"].
+	NoticeOfficeReminder = "office_reminder"
 )
 
 // TemplateParams are the variables a template receives: Params, plus

@@ -353,7 +353,13 @@ func (s *Service) CheckIn(ctx context.Context, v directory.Viewer, id int64, cod
 	if now.Before(a.SigninOpens) || !now.Before(a.SigninCloses) {
 		return Registration{}, conflict("不在签到时间内")
 	}
+	if err := s.checkFailures(ctx, a.ID, v.Sub, now); err != nil {
+		return Registration{}, err
+	}
 	if !CheckCode(a.secret, strings.TrimSpace(code), now) {
+		if err := s.recordFailure(ctx, a.ID, v.Sub, now); err != nil {
+			return Registration{}, err
+		}
 		return Registration{}, bad("签到码不正确或已过期")
 	}
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
@@ -425,4 +431,43 @@ ORDER BY id DESC LIMIT $2`, append([]any{cursor, limit * 2}, paths...)...)
 		}
 	}
 	return out, nil
+}
+
+// MaxFailures wrong codes per person and activity within FailureWindow
+// stop further tries until the window ends: ten guesses at two valid
+// six-digit codes leave a 1 in 50,000 chance.
+const (
+	MaxFailures   = 10
+	FailureWindow = 10 * time.Minute
+)
+
+func (s *Service) checkFailures(ctx context.Context, activityID int64, person string, now time.Time) error {
+	var start int64
+	var n int
+	err := s.DB.QueryRowContext(ctx, `SELECT window_start, failures FROM office_checkin_failures WHERE activity_id = $1 AND person_id = $2`, activityID, person).Scan(&start, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check-in failures: %w", err)
+	}
+	if n >= MaxFailures && now.Unix() < start+int64(FailureWindow/time.Second) {
+		return web.Errorf(http.StatusTooManyRequests, "too_many_requests", "签到码错误次数过多，请 10 分钟后再试")
+	}
+	return nil
+}
+
+// recordFailure counts a wrong code in one statement, so concurrent
+// guesses cannot slip past the count.
+func (s *Service) recordFailure(ctx context.Context, activityID int64, person string, now time.Time) error {
+	expired := now.Unix() - int64(FailureWindow/time.Second)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO office_checkin_failures (activity_id, person_id, window_start, failures) VALUES ($1, $2, $3, 1)
+ON CONFLICT (activity_id, person_id) DO UPDATE SET
+  failures = CASE WHEN office_checkin_failures.window_start <= $4 THEN 1 ELSE office_checkin_failures.failures + 1 END,
+  window_start = CASE WHEN office_checkin_failures.window_start <= $4 THEN $3 ELSE office_checkin_failures.window_start END`,
+		activityID, person, now.Unix(), expired)
+	if err != nil {
+		return fmt.Errorf("record check-in failure: %w", err)
+	}
+	return nil
 }

@@ -200,6 +200,34 @@ func TestActivityValidation(t *testing.T) {
 	})
 }
 
+// Guessing the code stops after MaxFailures wrong tries in the window.
+func TestCheckInGuessingIsLimited(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		tr := officetest.Build(t, db)
+		c := &clock{t: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+		s := &activity.Service{DB: db, Dir: directory.NewStore(db), Now: c.Now}
+		a := must(s.Create(ctx, tr.Admin("110101"), training(c.t.Add(10*time.Minute))))
+		code, _ := must2(s.CurrentCode(ctx, tr.Admin("110101"), a.ID))
+		for i := range activity.MaxFailures {
+			if err := second(s.CheckIn(ctx, tr.Staff("S01"), a.ID, wrong(code))); status(err) != http.StatusBadRequest {
+				t.Fatalf("wrong code %d: %v", i, err)
+			}
+		}
+		if err := second(s.CheckIn(ctx, tr.Staff("S01"), a.ID, code)); status(err) != http.StatusTooManyRequests {
+			t.Fatalf("the right code after %d wrong ones: %v, want 429", activity.MaxFailures, err)
+		}
+		if err := second(s.CheckIn(ctx, tr.Staff("S02"), a.ID, code)); err != nil {
+			t.Errorf("another person is not held back: %v", err)
+		}
+		c.t = c.t.Add(activity.FailureWindow)
+		code, _ = must2(s.CurrentCode(ctx, tr.Admin("110101"), a.ID))
+		if err := second(s.CheckIn(ctx, tr.Staff("S01"), a.ID, code)); err != nil {
+			t.Errorf("after the window: %v", err)
+		}
+	})
+}
+
 func second[T any](_ T, err error) error          { return err }
 func second2[A, B any](_ A, _ B, err error) error { return err }
 func must2[A, B any](a A, b B, err error) (A, B) {

@@ -142,7 +142,13 @@ ORDER BY u.path LIMIT 500`, a.ID, lo, hi)
 // people calls fn for the invited people of one unit with their status:
 // "checked_in", "absent" (registered, not signed in) or "never".
 func (s *Service) people(ctx context.Context, a *Activity, orgID string, fn func(Person, string), limit int) error {
-	cond, args := a.Target.SQL(a.OrgPath, 3)
+	if orgID == a.OrgID {
+		return nil // the holding unit's own people are the organisers
+	}
+	// The unit lies below the holding unit (checked by the caller), so
+	// only the target's own filter remains; bounding by path as well would
+	// let the planner scan the whole subtree instead of the unit.
+	cond, args := a.Target.Filter(3)
 	rows, err := s.DB.QueryContext(ctx, `SELECT p.id, p.name, r.registered_at, r.checked_in_at FROM office_people p LEFT JOIN office_units u ON u.id = p.org_id
 LEFT JOIN office_registrations r ON r.activity_id = $1 AND r.person_id = p.id
 WHERE p.org_id = $2 AND p.active = 1 AND `+cond+fmt.Sprintf(` ORDER BY p.id LIMIT %d`, limit), append([]any{a.ID, orgID}, args...)...)

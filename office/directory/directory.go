@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
+	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
 
@@ -193,7 +195,9 @@ type PersonQuery struct {
 	Limit int
 }
 
-// People lists the active people of a subtree, by id, a page at a time.
+// People lists the active people of a subtree (or, with Text, searches
+// them: see search), unit by unit, a page at a
+// time.
 func (s *Store) People(ctx context.Context, q PersonQuery) ([]Person, error) {
 	if q.Under == "" {
 		return nil, errors.New("people: a subtree is required")
@@ -201,24 +205,30 @@ func (s *Store) People(ctx context.Context, q PersonQuery) ([]Person, error) {
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
+	if t := strings.TrimSpace(q.Text); t != "" {
+		return s.search(ctx, q.Under, q.OrgID, t, q.Limit)
+	}
 	lo, hi := Range(q.Under)
-	where := []string{`p.org_path >= $1`, `p.org_path < $2`, `p.id > $3`, `p.active = 1`}
-	args := []any{lo, hi, q.After}
+	// Pages follow (org_path, id), the order of the path index, so a
+	// page is a walk of the index from the cursor whether the subtree is
+	// a school or a province. The cursor is the last person's id.
+	afterPath := ""
+	if q.After != "" {
+		p, err := s.Person(ctx, q.After)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		afterPath = p.OrgPath
+	}
+	where := []string{`p.org_path >= $1`, `p.org_path < $2`, `(p.org_path, p.id) > ($3, $4)`, `p.active = 1`}
+	args := []any{lo, hi, afterPath, q.After}
 	if q.OrgID != "" {
 		args = append(args, q.OrgID)
 		where = append(where, fmt.Sprintf(`p.org_id = $%d`, len(args)))
 	}
-	if t := strings.TrimSpace(q.Text); t != "" {
-		like := "%" + escapeLike(t) + "%"
-		args = append(args, like)
-		n := len(args)
-		// Phones are matched on digits only; a masked copy never matches
-		// the hidden middle.
-		where = append(where, fmt.Sprintf(`(p.name LIKE $%d ESCAPE '\' OR u.name LIKE $%d ESCAPE '\' OR p.phone LIKE $%d ESCAPE '\')`, n, n, n))
-	}
 	args = append(args, q.Limit)
 	rows, err := s.db.QueryContext(ctx, `SELECT p.id, p.name, p.phone, p.org_id, p.org_path, p.role, p.active, p.show_phone
-FROM office_people p LEFT JOIN office_units u ON u.id = p.org_id WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY p.id LIMIT $%d`, len(args)), args...)
+FROM office_people p LEFT JOIN office_units u ON u.id = p.org_id WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY p.org_path, p.id LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list people: %w", err)
 	}
@@ -232,6 +242,99 @@ FROM office_people p LEFT JOIN office_units u ON u.id = p.org_id WHERE `+strings
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// search finds people of a subtree whose name starts with text, whose
+// unit's name contains it, or whose phone number is it (11 digits): up
+// to limit people, by unit. Each way is one index lookup, so a search is
+// as fast in a province as in a school; it has no further pages.
+func (s *Store) search(ctx context.Context, under, orgID, text string, limit int) ([]Person, error) {
+	lo, hi := Range(under)
+	bound := `p.org_path >= $1 AND p.org_path < $2 AND p.active = 1`
+	args := []any{lo, hi}
+	if orgID != "" {
+		bound += ` AND p.org_id = $3`
+		args = append(args, orgID)
+	}
+	n := len(args)
+	queries := []struct {
+		q    string
+		args []any
+	}{
+		// Prefix range on the bytewise name: text ≤ name < text+U+10FFFF.
+		{fmt.Sprintf(`SELECT `+personColumns+` FROM office_people p WHERE p.name_key >= $%d AND p.name_key < $%d AND `+bound+` ORDER BY p.name_key LIMIT $%d`, n+1, n+2, n+3),
+			append(append([]any{}, args...), text, text+"\U0010FFFF", limit)},
+	}
+	// Units by name first (a province has thousands, people a hundred
+	// times more), then their people by unit.
+	urows, err := s.db.QueryContext(ctx, `SELECT id FROM office_units WHERE name LIKE $1 ESCAPE '\' AND path >= $2 AND path < $3 ORDER BY path LIMIT 50`,
+		"%"+escapeLike(text)+"%", lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("search units: %w", err)
+	}
+	var unitIDs []any
+	for urows.Next() {
+		var id string
+		if err := urows.Scan(&id); err != nil {
+			urows.Close()
+			return nil, fmt.Errorf("search units: %w", err)
+		}
+		unitIDs = append(unitIDs, id)
+	}
+	urows.Close()
+	if err := urows.Err(); err != nil {
+		return nil, fmt.Errorf("search units: %w", err)
+	}
+	if len(unitIDs) > 0 {
+		ph := make([]string, len(unitIDs))
+		for i := range unitIDs {
+			ph[i] = fmt.Sprintf("$%d", n+1+i)
+		}
+		queries = append(queries, struct {
+			q    string
+			args []any
+		}{fmt.Sprintf(`SELECT `+personColumns+` FROM office_people p WHERE p.org_id IN (`+strings.Join(ph, ", ")+`) AND `+bound+` ORDER BY p.org_path, p.id LIMIT $%d`, n+1+len(unitIDs)),
+			append(append(append([]any{}, args...), unitIDs...), limit)})
+	}
+	if ph, err := phone.Normalize(text); err == nil {
+		queries = append(queries, struct {
+			q    string
+			args []any
+		}{fmt.Sprintf(`SELECT `+personColumns+` FROM office_people p WHERE p.phone = $%d AND `+bound, n+1), append(append([]any{}, args...), ph)})
+	}
+	seen := map[string]bool{}
+	var out []Person
+	for _, q := range queries {
+		rows, err := s.db.QueryContext(ctx, q.q, q.args...)
+		if err != nil {
+			return nil, fmt.Errorf("search people: %w", err)
+		}
+		for rows.Next() {
+			p, err := scanPerson(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("search people: %w", err)
+			}
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				out = append(out, p)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("search people: %w", err)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].OrgPath != out[j].OrgPath {
+			return out[i].OrgPath < out[j].OrgPath
+		}
+		return out[i].ID < out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func escapeLike(s string) string {

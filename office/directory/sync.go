@@ -233,9 +233,9 @@ ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, name = excluded.n
 // PutPerson inserts or replaces a person, keeping their own choice to
 // show their phone number.
 func (s *Store) PutPerson(ctx context.Context, p Person, now int64) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO office_people (id, name, phone, org_id, org_path, role, active, show_phone, modified)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, org_id = excluded.org_id, org_path = excluded.org_path,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO office_people (id, name, phone, org_id, org_path, role, active, show_phone, modified, name_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $2)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_key = excluded.name, phone = excluded.phone, org_id = excluded.org_id, org_path = excluded.org_path,
   role = excluded.role, active = excluded.active, modified = excluded.modified`,
 		p.ID, p.Name, p.Phone, p.OrgID, p.OrgPath, p.Role, boolInt(p.Active), boolInt(p.ShowPhone), now)
 	if err != nil {

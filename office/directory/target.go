@@ -92,6 +92,28 @@ func (t *Target) Check(fromPath, fromLevel string, units []Unit) error {
 	return nil
 }
 
+// Filter is the target's condition on people (p) and their unit (u)
+// without the subtree bounds, for queries already bounded to one unit
+// below the sender; placeholders are numbered from $next.
+func (t Target) Filter(next int) (string, []any) {
+	var list []string
+	col := ""
+	switch t.Kind {
+	case TargetUnits:
+		list, col = t.Units, "p.org_id"
+	case TargetLevels:
+		list, col = t.Levels, "u.level"
+	default:
+		return "1 = 1", nil
+	}
+	ph := make([]string, len(list))
+	args := make([]any, len(list))
+	for i, v := range list {
+		ph[i], args[i] = fmt.Sprintf("$%d", next+i), v
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")", args
+}
+
 // SQL is the condition selecting the people (alias p, joined to their
 // unit as u) a target sent from fromPath reaches; placeholders are
 // numbered from $next.

@@ -124,10 +124,15 @@ ORDER BY p.id LIMIT 500`, u.ID, root, lo, hi, boolInt(d.RequireConfirm))
 	return out, pr.Err()
 }
 
-// Texter sends one SMS; an sms.Sender adapter implements it.
+// Texter sends one reminder SMS about the notice titled title; an
+// sms.Sender adapter implements it.
 type Texter interface {
-	Text(ctx context.Context, e164, text string) error
+	Text(ctx context.Context, e164, title string) error
 }
+
+// ErrNoTexting is returned by a Texter that cannot send reminders at all
+// (no template configured), so Remind stops trying after the first.
+var ErrNoTexting = errors.New("notice: reminder SMS not configured")
 
 // RemindInterval is how often the unread of one dispatch may be reminded.
 const RemindInterval = 5 * time.Minute
@@ -200,8 +205,11 @@ WHERE r.root_id = $1 AND r.chain >= $2 AND r.chain < $3 AND r.read_at IS NULL AN
 	// SMS go out after the commit: a failed send must not undo the
 	// in-office reminders, and is only logged by the gateway.
 	for _, p := range phones {
-		if err := s.Texter.Text(ctx, p, "【学生资助办公系统】您有一条通知尚未阅读："+d.Title); err != nil {
+		if err := s.Texter.Text(ctx, p, d.Title); err != nil {
 			s.log().WarnContext(ctx, "reminder SMS failed", "notice", d.ID, "phone", phone.Mask(p), "err", err)
+			if errors.Is(err, ErrNoTexting) {
+				break // the same for every number: say it once
+			}
 		}
 	}
 	return n, nil

@@ -37,7 +37,7 @@ var spec = []struct{ id, parent, name, level string }{
 }
 
 // Build writes the tree and its people: an admin and a staff member per
-// unit, with phones +8613800000NNN.
+// unit, with phones +86138000NNNNN.
 func Build(t testing.TB, db *sqldb.DB) *Tree {
 	t.Helper()
 	ctx := context.Background()
@@ -56,7 +56,7 @@ func Build(t testing.TB, db *sqldb.DB) *Tree {
 		tr.Units[s.id] = u
 		for _, role := range []string{"admin", "staff"} {
 			n++
-			p := directory.Person{ID: "p-" + s.id + "-" + role, Name: s.name[:6] + role, Phone: fmt.Sprintf("+861380000%03d", n), OrgID: s.id, OrgPath: path, Role: role, Active: true}
+			p := directory.Person{ID: "p-" + s.id + "-" + role, Name: s.name[:6] + role, Phone: fmt.Sprintf("+86138000%05d", n), OrgID: s.id, OrgPath: path, Role: role, Active: true}
 			if err := st.PutPerson(ctx, p, 1); err != nil {
 				t.Fatal(err)
 			}

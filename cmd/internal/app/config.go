@@ -179,7 +179,7 @@ var Defaults = map[string]any{
 // not sent, and the log says so).
 var (
 	smsCodePurposes   = []string{"login", "register", "change_phone"}
-	smsNoticePurposes = []string{"approved", "rejected", "phone_changed"}
+	smsNoticePurposes = []string{"approved", "rejected", "phone_changed", "office_reminder"}
 )
 
 func init() {
