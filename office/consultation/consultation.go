@@ -377,6 +377,12 @@ const MaxQuery = 50
 // answer contain text, newest first. SQLite: the FTS5 trigram index for
 // three characters or more, LIKE below; PostgreSQL: ILIKE over the
 // pg_trgm GIN index.
+//
+// Each query walks newest first and stops at a page, so a common phrase
+// (every answer matches) costs no more than a rare one: on SQLite the FTS
+// index drives the loop in rowid order; otherwise each answering unit
+// above the viewer (at most six) is walked backwards on its
+// (answer_org_id, public, id) index and the pages are merged.
 func (s *Service) Search(ctx context.Context, v directory.Viewer, text string, before int64, limit int) ([]*Consultation, error) {
 	text = strings.TrimSpace(text)
 	if n := utf8.RuneCountInString(text); n == 0 || n > MaxQuery {
@@ -385,28 +391,93 @@ func (s *Service) Search(ctx context.Context, v directory.Viewer, text string, b
 	if limit <= 0 || limit > workflow.MaxLimit {
 		limit = workflow.DefaultLimit
 	}
-	anc := workflow.Ancestors(v.Path)
-	args := append([]any{Answered, Closed}, anc...)
-	where := `public = 1 AND state IN ($1, $2) AND answer_org_id IN (` + workflow.Placeholders(3, len(anc)) + `)`
-	arg := func(a any) string { args = append(args, a); return fmt.Sprintf("$%d", len(args)) }
-	like := "%" + escapeLike(text) + "%"
-	switch {
-	case s.DB.Dialect == sqldb.Postgres:
-		where += ` AND (title || ' ' || body || ' ' || answer) ILIKE ` + arg(like) + ` ESCAPE '\'`
-	case utf8.RuneCountInString(text) >= 3:
-		where += ` AND id IN (SELECT rowid FROM office_consultations_fts WHERE office_consultations_fts MATCH ` + arg(`"`+strings.ReplaceAll(text, `"`, `""`)+`"`) + `)`
-	default:
-		p := arg(like)
-		where += ` AND (title LIKE ` + p + ` ESCAPE '\' OR body LIKE ` + p + ` ESCAPE '\' OR answer LIKE ` + p + ` ESCAPE '\')`
+	var (
+		out []*Consultation
+		err error
+	)
+	if s.DB.Dialect == sqldb.SQLite && utf8.RuneCountInString(text) >= 3 {
+		out, err = s.searchFTS(ctx, v, text, before, limit)
+	} else {
+		out, err = s.searchLike(ctx, v, text, before, limit)
 	}
-	if before > 0 {
-		where += ` AND id < ` + arg(before)
-	}
-	out, err := s.list(ctx, where, args, limit)
 	for _, c := range out {
 		c.AuthorID, c.AuthorName = "", ""
 	}
 	return out, err
+}
+
+func (s *Service) searchFTS(ctx context.Context, v directory.Viewer, text string, before int64, limit int) ([]*Consultation, error) {
+	anc := workflow.Ancestors(v.Path)
+	args := append([]any{`"` + strings.ReplaceAll(text, `"`, `""`) + `"`, Answered, Closed}, anc...)
+	q := workflow.SelectAs(table, "c") + ` FROM office_consultations_fts f CROSS JOIN office_consultations c ON c.id = f.rowid
+WHERE office_consultations_fts MATCH $1 AND c.public = 1 AND c.state IN ($2, $3) AND c.answer_org_id IN (` + workflow.Placeholders(4, len(anc)) + `)`
+	if before > 0 {
+		args = append(args, before)
+		q += fmt.Sprintf(` AND f.rowid < $%d`, len(args))
+	}
+	q += fmt.Sprintf(` ORDER BY f.rowid DESC LIMIT %d`, limit)
+	return s.query(ctx, q, args...)
+}
+
+func (s *Service) searchLike(ctx context.Context, v directory.Viewer, text string, before int64, limit int) ([]*Consultation, error) {
+	like := "%" + escapeLike(text) + "%"
+	match := `(title LIKE $5 ESCAPE '\' OR body LIKE $5 ESCAPE '\' OR answer LIKE $5 ESCAPE '\')`
+	if s.DB.Dialect == sqldb.Postgres {
+		match = `(title || ' ' || body || ' ' || answer) ILIKE $5 ESCAPE '\'`
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	out := []*Consultation{}
+	for _, org := range directory.PathIDs(v.Path) {
+		args := []any{org, Answered, Closed, before, like}
+		var page []*Consultation
+		var err error
+		if s.DB.Dialect == sqldb.Postgres {
+			// The planner trusts the trigram index even when nearly
+			// every row matches, then sorts them all. So: the newest
+			// rows first, through the fence of a LIMIT; the index only
+			// when they hold too few matches, which means matches are
+			// rare and the index is the fast way.
+			page, err = s.query(ctx, `SELECT * FROM (`+workflow.Select(table)+` WHERE answer_org_id = $1 AND public = 1 AND state IN ($2, $3) AND id < $4
+ORDER BY id DESC LIMIT `+fmt.Sprint(recentWindow)+`) recent WHERE `+match+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
+			if err == nil && len(page) < limit {
+				page, err = s.list(ctx, `answer_org_id = $1 AND public = 1 AND state IN ($2, $3) AND id < $4 AND `+match, args, limit)
+			}
+		} else {
+			page, err = s.list(ctx, `answer_org_id = $1 AND public = 1 AND state IN ($2, $3) AND id < $4 AND `+match, args, limit)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	slices.SortFunc(out, func(a, b *Consultation) int { return int(b.ID - a.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// recentWindow is how many of a unit's newest public answers PostgreSQL
+// reads before it turns to the trigram index.
+const recentWindow = 2000
+
+func (s *Service) query(ctx context.Context, q string, args ...any) ([]*Consultation, error) {
+	rows, err := s.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search consultations: %w", err)
+	}
+	defer rows.Close()
+	out := []*Consultation{}
+	for rows.Next() {
+		c, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("search consultations: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 func escapeLike(s string) string {

@@ -262,3 +262,13 @@ func extraCols(table string) string {
 
 // Select is "SELECT <common>, <own> FROM table".
 func Select(table string) string { return `SELECT ` + Columns + extraCols(table) + ` FROM ` + table }
+
+// SelectAs is Select with every column prefixed by alias, for joins;
+// it stops before FROM.
+func SelectAs(table, alias string) string {
+	var cols []string
+	for _, c := range strings.Split(Columns+extraCols(table), ",") {
+		cols = append(cols, alias+"."+strings.TrimSpace(c))
+	}
+	return `SELECT ` + strings.Join(cols, ", ")
+}
