@@ -112,6 +112,9 @@ func BenchmarkWorkflowLists(b *testing.B) {
 				{"complaints/city-overdue", func() error {
 					return second(comps.List(ctx, tr.Admin("110100"), workflow.Query{Box: workflow.BoxOverdue}))
 				}},
+				{"inbox/submission-counts", func() error { _, _, err := subs.Pending(ctx, county); return err }},
+				{"inbox/consultation-counts", func() error { _, _, err := cons.Pending(ctx, county); return err }},
+				{"inbox/complaint-counts", func() error { _, _, _, err := comps.Pending(ctx, county); return err }},
 				{"inbox/county-counts", func() error {
 					if _, _, err := subs.Pending(ctx, county); err != nil {
 						return err

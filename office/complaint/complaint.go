@@ -433,13 +433,13 @@ func (s *Service) Pending(ctx context.Context, v directory.Viewer) (handle, over
 	}
 	now := workflow.Now(s.Now).Unix()
 	open := []any{v.OrgID, Submitted, Accepted, InProgress}
-	if handle, err = workflow.Count(ctx, s.DB, table, `to_org_id = $1 AND state IN ($2, $3, $4)`, open...); err != nil {
+	if handle, err = workflow.CountBy(ctx, s.DB, table, `to_org_id = $1 AND state IN ($2, $3, $4)`, "to_org_id, state, id", open...); err != nil {
 		return
 	}
-	if overdue, err = workflow.Count(ctx, s.DB, table, `to_org_id = $1 AND state IN ($2, $3, $4) AND due_at < $5`, append(open, now)...); err != nil {
+	if overdue, err = workflow.CountBy(ctx, s.DB, table, `to_org_id = $1 AND state IN ($2, $3, $4) AND due_at < $5`, "to_org_id, due_at", append(open, now)...); err != nil {
 		return
 	}
-	below, err = workflow.Count(ctx, s.DB, table, `to_parent_id = $1 AND due_at < $2`, v.OrgID, now)
+	below, err = workflow.CountBy(ctx, s.DB, table, `to_parent_id = $1 AND due_at < $2`, "to_parent_id, due_at", v.OrgID, now)
 	return
 }
 

@@ -488,11 +488,11 @@ func escapeLike(s string) string {
 // the holding unit) and own questions asked back.
 func (s *Service) Pending(ctx context.Context, v directory.Viewer) (answer, askedBack int, err error) {
 	if v.Admin() {
-		if answer, err = workflow.Count(ctx, s.DB, table, `to_org_id = $1 AND state = $2`, v.OrgID, Open); err != nil {
+		if answer, err = workflow.CountBy(ctx, s.DB, table, `to_org_id = $1 AND state = $2`, "to_org_id, state, id", v.OrgID, Open); err != nil {
 			return 0, 0, err
 		}
 	}
-	askedBack, err = workflow.Count(ctx, s.DB, table, `author_id = $1 AND state = $2`, v.Sub, AskedBack)
+	askedBack, err = workflow.CountBy(ctx, s.DB, table, `author_id = $1 AND state = $2`, "author_id, id", v.Sub, AskedBack)
 	return answer, askedBack, err
 }
 

@@ -475,11 +475,11 @@ func (s *Service) PublishedFor(ctx context.Context, v directory.Viewer, before i
 // own articles returned for revision.
 func (s *Service) Pending(ctx context.Context, v directory.Viewer) (review, returned int, err error) {
 	if v.Admin() {
-		if review, err = workflow.Count(ctx, s.DB, table, `to_org_id = $1 AND state = $2`, v.OrgID, Reviewing); err != nil {
+		if review, err = workflow.CountBy(ctx, s.DB, table, `to_org_id = $1 AND state = $2`, "to_org_id, state, id", v.OrgID, Reviewing); err != nil {
 			return 0, 0, err
 		}
 	}
-	returned, err = workflow.Count(ctx, s.DB, table, `author_id = $1 AND state = $2`, v.Sub, Returned)
+	returned, err = workflow.CountBy(ctx, s.DB, table, `author_id = $1 AND state = $2`, "author_id, id", v.Sub, Returned)
 	return review, returned, err
 }
 

@@ -145,6 +145,16 @@ const MaxCount = 100
 
 // Count counts the rows of table matching where, up to MaxCount.
 func Count(ctx context.Context, db *sqldb.DB, table, where string, args ...any) (int, error) {
+	return CountBy(ctx, db, table, where, "", args...)
+}
+
+// CountBy is Count walking an index in the order named: with a LIMIT,
+// PostgreSQL otherwise bets on a sequential scan finding the rows early,
+// which loses badly when there are none (deadlines nobody missed).
+func CountBy(ctx context.Context, db *sqldb.DB, table, where, order string, args ...any) (int, error) {
+	if order != "" {
+		where += " ORDER BY " + order
+	}
 	var n int
 	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d) capped`, table, where, MaxCount), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s: %w", table, err)

@@ -32,7 +32,11 @@ CREATE INDEX office_consultations_author ON office_consultations (author_id, id)
 CREATE INDEX office_consultations_holder ON office_consultations (to_org_id, state, id);
 CREATE INDEX office_consultations_holder_all ON office_consultations (to_org_id, id);
 CREATE INDEX office_consultations_from ON office_consultations (from_org_path, id);
-CREATE INDEX office_consultations_due ON office_consultations (to_parent_id, id, due_at);
+-- Deadlines: only items in a state with one have due_at, so these stay small
+-- and "past its deadline" is a range, never a walk over everything below.
+CREATE INDEX office_consultations_due ON office_consultations (to_parent_id, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX office_consultations_below ON office_consultations (to_parent_id, id, due_at);
+CREATE INDEX office_consultations_held_due ON office_consultations (to_org_id, due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX office_consultations_public ON office_consultations (answer_org_id, public, id);
 CREATE INDEX office_consultations_quiet ON office_consultations (state, quiet_since);
 

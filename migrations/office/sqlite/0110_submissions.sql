@@ -27,7 +27,11 @@ CREATE INDEX office_submissions_author ON office_submissions (author_id, id);
 CREATE INDEX office_submissions_holder ON office_submissions (to_org_id, state, id);
 CREATE INDEX office_submissions_holder_all ON office_submissions (to_org_id, id);
 CREATE INDEX office_submissions_from ON office_submissions (from_org_path, id);
-CREATE INDEX office_submissions_due ON office_submissions (to_parent_id, id, due_at);
+-- Deadlines: only items in a state with one have due_at, so these stay small
+-- and "past its deadline" is a range, never a walk over everything below.
+CREATE INDEX office_submissions_due ON office_submissions (to_parent_id, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX office_submissions_below ON office_submissions (to_parent_id, id, due_at);
+CREATE INDEX office_submissions_held_due ON office_submissions (to_org_id, due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX office_submissions_published ON office_submissions (published_org_id, id);
 
 -- Images of a submission, kept in the database so an article and its

@@ -36,4 +36,8 @@ CREATE INDEX office_complaints_author ON office_complaints (author_id, id);
 CREATE INDEX office_complaints_holder ON office_complaints (to_org_id, state, id);
 CREATE INDEX office_complaints_holder_all ON office_complaints (to_org_id, id);
 CREATE INDEX office_complaints_from ON office_complaints (from_org_path, id);
-CREATE INDEX office_complaints_due ON office_complaints (to_parent_id, id, due_at);
+-- Deadlines: only items in a state with one have due_at, so these stay small
+-- and "past its deadline" is a range, never a walk over everything below.
+CREATE INDEX office_complaints_due ON office_complaints (to_parent_id, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX office_complaints_below ON office_complaints (to_parent_id, id, due_at);
+CREATE INDEX office_complaints_held_due ON office_complaints (to_org_id, due_at) WHERE due_at IS NOT NULL;
