@@ -97,7 +97,6 @@ func (s *Service) render(c echo.Context, name, title, section string, data any) 
 var flashes = map[string]string{
 	"published": "通知已发布", "forwarded": "通知已转发", "confirmed": "已确认收到", "reminded": "已提醒未读人员",
 	"created": "活动已创建", "registered": "报名成功", "checkedin": "签到成功",
-	"submitted": "稿件已提交", "asked": "咨询已提交", "filed": "投诉已提交", "done": "已办理",
 }
 
 func flash(k string) string { return flashes[k] }

@@ -19,6 +19,12 @@ import (
 // workflowNav are the header links of office part II.
 var workflowNav = []struct{ Href, Label string }{{"/submissions", "投稿"}, {"/consultations", "咨询"}, {"/complaints", "投诉"}}
 
+func init() {
+	for k, v := range map[string]string{"submitted": "稿件已提交", "asked": "咨询已提交", "filed": "投诉已提交", "done": "已办理"} {
+		flashes[k] = v
+	}
+}
+
 // mountWorkflowPages serves the pages of submissions, consultations and
 // complaints (office part II).
 func (s *Service) mountWorkflowPages(g *echo.Group) {
