@@ -9,8 +9,9 @@
 //
 // Routing: the responsible unit is a unit above the complainant's (the
 // parent by default). When the complaint is about a unit above the
-// complainant's, the responsible unit is that unit or one above it: a
-// unit below the one complained about does not judge it.
+// complainant's, the responsible unit is that unit or one above it (by
+// default that unit): a unit below the one complained about does not
+// judge it.
 package complaint
 
 import (
@@ -179,6 +180,11 @@ func (s *Service) File(ctx context.Context, v directory.Viewer, f Filing) (*Comp
 		}
 	case f.Case == "":
 		return nil, workflow.Bad("请选择被投诉单位或填写案件")
+	}
+	if f.To == "" && about.ID != "" && about.ID != v.OrgID {
+		// Unchosen, a complaint about a unit above goes to that unit: the
+		// parent may lie below it.
+		f.To = about.ID
 	}
 	to, err := workflow.Above(ctx, s.Dir, v.Path, f.To)
 	if err != nil {

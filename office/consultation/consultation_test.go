@@ -177,3 +177,37 @@ func TestKnowledgeBaseSearch(t *testing.T) {
 		}
 	})
 }
+
+// Two steps racing on one question (neither allowed after the other):
+// exactly one applies, the other is
+// refused, and the trail has one entry for it (PostgreSQL: row lock and
+// version check).
+func TestRacingSteps(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		tr, s, _ := setup(t, db)
+		c, err := s.Ask(ctx, tr.Staff("S01"), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		go func() {
+			errs <- second(s.Act(ctx, tr.Admin("110101"), c.ID, consultation.Step{Action: "answer", Text: "答复"}))
+		}()
+		go func() {
+			errs <- second(s.Act(ctx, tr.Admin("110101"), c.ID, consultation.Step{Action: "ask_back", Text: "请补充"}))
+		}()
+		ok := 0
+		for range 2 {
+			if err := <-errs; err == nil {
+				ok++
+			} else if status(err) != 409 {
+				t.Errorf("the loser: %v", err)
+			}
+		}
+		v, _ := s.Get(ctx, tr.Staff("S01"), c.ID)
+		if ok != 1 || len(v.Trail) != 2 {
+			t.Fatalf("%d applied, trail of %d", ok, len(v.Trail))
+		}
+	})
+}
