@@ -10,16 +10,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/xszz/xszz/idp/account"
 )
 
 // TestOfficeWorkflowsInBrowser: a school staff member files a consultation
-// and a complaint about the county (name hidden); the county admin sees
-// them in the inbox, answers the question publicly and handles the
-// complaint through accepted, in progress and replied; the school sees the
-// answer, the trail and every deadline, closes the complaint, and finds
-// the answer in the knowledge base.
+// and a complaint about a case; the county admin sees both in the inbox,
+// answers the question publicly and handles the complaint through
+// accepted, in progress and replied; the school sees the answer, the trail
+// and every deadline, closes the complaint, and finds the answer in the
+// knowledge base. (Hidden names are covered by the complaint package's
+// tests.)
 func TestOfficeWorkflowsInBrowser(t *testing.T) {
 	ctx := newChromium(t)
 	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
@@ -27,7 +26,6 @@ func TestOfficeWorkflowsInBrowser(t *testing.T) {
 	sys := startSystem(t, sqliteBackend, noAdminTOTP)
 	off := sys.startOffice(t)
 	w := sys.staffWorld(t)
-	cityAdmin := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name, a.Role = "320100", "南市管", account.RoleAdmin })
 	if _, err := off.svc.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -112,43 +110,29 @@ func TestOfficeWorkflowsInBrowser(t *testing.T) {
 	shot("consultation-asked-phone")
 
 	run("complain", chromedp.Navigate(off.url+"/complaints/new"), chromedp.WaitVisible(css(`#title`)),
-		chromedp.SetValue(css(`#about`), "320102"),
-		chromedp.SetValue(css(`#to`), "320100"),
-		chromedp.SendKeys(css(`#title`), "助学金发放延迟两个月"),
-		chromedp.SendKeys(css(`#body`), "区资助中心至今未将上学期的国家助学金拨付到校，学生多次询问。"),
-		chromedp.Click(css(`input[name="anonymous"]`)))
+		chromedp.SendKeys(css(`#case`), "2026春-学生张某某"),
+		chromedp.SendKeys(css(`#title`), "学生助学金发放延迟两个月"),
+		chromedp.SendKeys(css(`#body`), "我校学生张某某上学期的国家助学金至今未到账，家长多次询问。"))
 	shot("complaint-new-phone")
 	run("file", chromedp.Click(css(`main form button[type="submit"]`)), chromedp.WaitVisible(css(`#h-dl`)))
 	complaintURL, _, _ := strings.Cut(location(), "?")
-	must("the complaint page", text(), "已提交", "南京市学生资助管理中心", "受理", "开始办理", "答复")
+	must("the complaint page", text(), "已提交", "玄武区学生资助管理中心", "受理", "开始办理", "答复")
 	signOut()
 
-	// A complaint about the county is handled by the city above it; the
-	// county sees it with the name hidden, and answers the consultation.
+	// The county sees both in its inbox, answers and handles them.
 	run("laptop width", chromedp.EmulateViewport(1280, 900))
 	signIn(w.countyAdmin)
-	must("the county's inbox", text(), "待答复的咨询")
+	must("the county's inbox", text(), "待答复的咨询", "待办理的投诉")
 	shot("county-home")
-	run("the complaint as the county sees it", chromedp.Navigate(complaintURL), chromedp.WaitVisible(css(`#h-trail`)))
-	if got := text(); !strings.Contains(got, "投诉人已匿名") || strings.Contains(got, "九中员") {
-		t.Fatalf("the county complained about sees the complainant:\n%s", got)
-	}
 	run("answer", chromedp.Navigate(consultation), chromedp.WaitVisible(css(`form:has(input[value="answer"]) textarea`)),
 		chromedp.SendKeys(css(`form:has(input[value="answer"]) textarea`), "本专科生国家助学金平均每生每年 3700 元，可分为 2–3 档。"),
 		chromedp.Click(css(`form:has(input[value="answer"]) input[name="public"]`)),
 		chromedp.Click(css(`form:has(input[value="answer"]) button`)), chromedp.WaitVisible(css(`#h-ans`)))
 	shot("consultation-answered")
-	signOut()
-
-	// The city, responsible for the complaint, sees the name and handles it.
-	signIn(cityAdmin)
-	must("the city's inbox", text(), "待办理的投诉")
+	run("open the complaint", chromedp.Navigate(complaintURL))
 	for _, step := range []struct{ to, comment string }{
-		{"accepted", ""}, {"in_progress", "已责成玄武区核查拨付进度。"}, {"replied", "经核查，资金已于本周拨付到校，请查收。"},
+		{"accepted", ""}, {"in_progress", "已核查拨付进度。"}, {"replied", "经核查，资金已于本周拨付到校，请查收。"},
 	} {
-		if step.to == "accepted" {
-			run("open the complaint", chromedp.Navigate(complaintURL))
-		}
 		// Each step's answer is the item page, with the next step's form.
 		run("move to "+step.to, chromedp.WaitVisible(css(`form:has(input[value="`+step.to+`"]) button`)))
 		if step.comment != "" {
@@ -157,14 +141,17 @@ func TestOfficeWorkflowsInBrowser(t *testing.T) {
 		run("submit "+step.to, chromedp.Click(css(`form:has(input[value="`+step.to+`"]) button`)), chromedp.WaitNotPresent(css(`form:has(input[value="`+step.to+`"]) button`)))
 	}
 	run("replied", chromedp.WaitVisible(css(`#h-rep`)))
-	must("the complaint as the city sees it", text(), "九中员", "已答复")
-	shot("complaint-city")
+	must("the complaint as the county sees it", text(), "九中员", "已答复", "2026春-学生张某某")
+	shot("complaint-county")
 	signOut()
 
 	// The school sees the answer, the trail and every deadline.
 	signIn(w.schoolStaff)
 	run("the answer", chromedp.Navigate(consultation), chromedp.WaitVisible(css(`#h-ans`)))
 	must("the answered consultation", text(), "3700 元", "已答复", "答复", "玄县管")
+	if strings.Contains(text(), "咨询已提交") {
+		t.Fatal("a stale flash message")
+	}
 	shot("consultation-school")
 	run("the complaint", chromedp.Navigate(complaintURL), chromedp.WaitVisible(css(`#h-dl`)))
 	must("the replied complaint", text(), "已答复", "资金已于本周拨付到校", "受理", "开始办理", "按期")
