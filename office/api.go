@@ -74,6 +74,7 @@ func (s *Service) mountAPI(e *echo.Echo) {
 	api.GET("/activities/:id/code", s.apiCode)
 	api.GET("/activities/:id/coverage", s.apiCoverage)
 	api.GET("/activities/:id/coverage.csv", s.apiCoverageCSV)
+	s.mountWorkflowAPI(api)
 }
 
 func badRequest(msg string) error { return web.Errorf(http.StatusBadRequest, "invalid_request", msg) }

@@ -143,5 +143,5 @@ func SeedDemo(ctx context.Context, db *sqldb.DB, people []DemoPerson, now time.T
 	}); err != nil {
 		return fmt.Errorf("demo seed: activity: %w", err)
 	}
-	return nil
+	return seedWorkflows(ctx, db, dir, people, admins, now)
 }

@@ -54,6 +54,8 @@ type Config struct {
 	CookieKey []byte
 	// SyncInterval is how often the directory is synced (default 3 min).
 	SyncInterval time.Duration
+	// Workflow tunes submissions, consultations and complaints.
+	Workflow WorkflowConfig
 }
 
 // Deps are what the office is built from.
@@ -80,6 +82,7 @@ type Service struct {
 	// so they outlive a restart and a back-channel logout reaches every
 	// replica.
 	sessions *rpsession.Store
+	wf       *workflows
 
 	rpMu sync.Mutex
 	rp   *relying
@@ -129,6 +132,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	s.acts = &activity.Service{DB: d.DB, Dir: dir, Now: d.Now}
 	s.contacts = &contacts.Service{Dir: dir, Now: d.Now}
+	s.wf = newWorkflows(cfg.Workflow, d, dir)
 	return s, nil
 }
 
@@ -157,6 +161,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-s.syncNow:
 		}
 		s.syncLogged(ctx)
+		s.closeQuiet(ctx)
 	}
 }
 

@@ -84,6 +84,9 @@ type page struct {
 func (s *Service) render(c echo.Context, name, title, section string, data any) error {
 	v := viewerOf(c)
 	nav := []web.NavItem{{Href: "/", Label: "首页"}, {Href: "/notices", Label: "通知公告"}, {Href: "/activities", Label: "活动"}, {Href: "/contacts", Label: "通讯录"}}
+	for _, n := range workflowNav {
+		nav = append(nav, web.NavItem{Href: n.Href, Label: n.Label})
+	}
 	for i := range nav {
 		nav[i].Active = nav[i].Href == section
 	}
@@ -145,6 +148,7 @@ func (s *Service) mountPages(e *echo.Echo, pages *template.Template) {
 		return back(c, "/contacts", "saved")
 	})
 	g.GET("/contacts/export.csv", s.apiContactsCSV)
+	s.mountWorkflowPages(g)
 }
 
 func (s *Service) homePage(c echo.Context) error {
@@ -185,7 +189,11 @@ func (s *Service) homePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "home.html", "我的待办", "/", map[string]any{"Unread": unread, "Activities": opens, "Messages": msgs})
+	inbox, err := s.inbox(ctx, v)
+	if err != nil {
+		return err
+	}
+	return s.render(c, "home.html", "我的待办", "/", map[string]any{"Unread": unread, "Activities": opens, "Messages": msgs, "Inbox": inbox})
 }
 
 func (s *Service) noticesPage(c echo.Context) error {

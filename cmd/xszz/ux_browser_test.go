@@ -599,7 +599,9 @@ func TestAccountCentreOnAPhone(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#end-all-confirm`)),
 	)
 	p.shoot("account-end-all")
-	p.do("confirm", chromedp.Click(chromedp.CSS(`#end-all-confirm`)), chromedp.WaitVisible(chromedp.CSS(`#phone`)))
+	// The account page has a #phone field of its own (the phone change):
+	// wait for the login page's form, not any #phone.
+	p.do("confirm", chromedp.Click(chromedp.CSS(`#end-all-confirm`)), chromedp.WaitVisible(chromedp.CSS(`form[action="/login/send"] #phone`)))
 	if n, _ := sys.app.Sessions.ListByAccount(ctx, staff.ID); len(n) != 0 {
 		t.Errorf("%d sessions left after 退出所有设备", len(n))
 	}
