@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -221,10 +219,6 @@ func TestChallengeOnRegistration(t *testing.T) {
 func TestChallengeInBrowser(t *testing.T) {
 	sys := startSystem(t, sqliteBackend, func(c *Config) { c.SMS.Challenge = "always" })
 	p := sys.newAccount(t)
-	shots := os.Getenv("XSZZ_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	for _, w := range []struct {
 		name          string
@@ -251,9 +245,7 @@ func TestChallengeInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(shots, "challenge-"+w.name+".png"), shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		saveScreenshot(t, "idp-challenge-"+w.name, shot)
 		err = chromedp.Do(ctx,
 			chromedp.SendKeys(css(`#challenge_answer`), challengeAnswer),
 			chromedp.Click(css(`form[action="/login/send"] button`)),
@@ -272,5 +264,4 @@ func TestChallengeInBrowser(t *testing.T) {
 			t.Fatalf("%s: sign-in after the challenge: %v\n%s", w.name, err, text)
 		}
 	}
-	t.Logf("screenshots in %s", shots)
 }

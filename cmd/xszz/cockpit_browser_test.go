@@ -194,7 +194,7 @@ func TestCockpitShutsOutRevokedSessions(t *testing.T) {
 // (an ECharts canvas) and its tables have rows, drills into a city by
 // clicking its bar in the ranking, and into a county by the table's link;
 // an account without the grant sees the 403 page and can sign out.
-// XSZZ_SCREENSHOTS=1 writes docs/screenshots/cockpit-*.png.
+// XSZZ_SCREENSHOTS=1 writes docs/screenshots/cockpit-*.png (see saveScreenshot).
 func TestCockpitInBrowser(t *testing.T) {
 	ctx := testenv.Browser(t)
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -215,10 +215,9 @@ func TestCockpitInBrowser(t *testing.T) {
 	}
 	signIn := tab.signIn
 
-	shots := os.Getenv("XSZZ_SCREENSHOTS") != ""
 	shoot := func(name string) {
 		t.Helper()
-		if !shots {
+		if !screenshotsWanted() {
 			return
 		}
 		if !strings.HasSuffix(name, "-phone") {
@@ -236,9 +235,7 @@ func TestCockpitInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", "cockpit-"+name+".png"), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		saveScreenshot(t, "cockpit-"+name, buf)
 	}
 	viewport(1280, 900, false)
 	signIn(province)

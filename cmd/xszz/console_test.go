@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -252,45 +251,18 @@ func toStrings(v any) []string {
 	return out
 }
 
-// chromium is where CI (.ci/run) and `apt-get install chromium` put the
-// browser.
-const chromium = "/usr/bin/chromium"
-
 // TestConsoleInBrowser drives the console with headless Chromium: an admin
 // signs in through the real login pages (SMS code, then binding the
 // authenticator app the IdP demands of admins), opens an account in the
 // console and grants it cockpit access with the button; the grant is then
 // in the database and in the account's audit trail.
 func TestConsoleInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		testenv.Missing(t, testenv.GroupBrowser, chromium+" not found (apt-get install chromium fonts-noto-cjk)")
-	}
+	browser := testenv.Browser(t)
 	sys := startSystem(t, sqliteBackend)
 	boss := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Role, a.Name = "320000", account.RoleAdmin, "江苏管理员" })
 	user := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = "320000", "驾驶舱用户" })
-
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	ctx, cancel := context.WithTimeout(browser, 20*time.Second)
 	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-
-	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
-	t.Logf("browser started in %s", time.Since(start).Round(time.Millisecond))
 
 	// The SMS step: the code comes from the capturing sender.
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }

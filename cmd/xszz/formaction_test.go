@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/internal/testenv"
 )
 
 // formAction returns the form-action sources of a response's CSP.
@@ -92,7 +95,8 @@ func TestFormActionFollowsTheFlow(t *testing.T) {
 // browser allows only because those pages' form-action names its origin
 // (the IdP's default is 'self').
 func TestConsentInBrowser(t *testing.T) {
-	ctx := newChromium(t)
+	ctx, cancel := context.WithTimeout(testenv.Browser(t), 30*time.Second)
+	defer cancel()
 	sys := startSystem(t, sqliteBackend)
 	person := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = "320000", "门户用户" })
 	base, _ := startPortal(t, sys, func(s *client.Spec) { s.Trusted = false })

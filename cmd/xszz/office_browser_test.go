@@ -4,18 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/xszz/xszz/internal/testenv"
 )
-
-// screenshotDir is where (as PNG: FullScreenshot at quality 100) the
-// office's screenshots go with XSZZ_SCREENSHOTS=1 (docs/screenshots).
-var screenshotDir = filepath.Join("..", "..", "docs", "screenshots")
 
 // TestOfficeInBrowser: a school staff member signs in to the office
 // through the IdP's SMS page, reads a notice forwarded from the county,
@@ -23,7 +18,7 @@ var screenshotDir = filepath.Join("..", "..", "docs", "screenshots")
 // code, and signs out (RP-initiated: the IdP session ends too); then the
 // county admin sees the read status and the coverage change.
 func TestOfficeInBrowser(t *testing.T) {
-	ctx := newChromium(t)
+	ctx := testenv.Browser(t)
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	sys := startSystem(t, sqliteBackend, noAdminTOTP)
@@ -94,18 +89,7 @@ func TestOfficeInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		// Taken on every run (a page that cannot be captured fails the
-		// test); written only when asked, so a test run leaves the tree
-		// clean.
-		if os.Getenv("XSZZ_SCREENSHOTS") == "" {
-			return
-		}
-		if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(screenshotDir, "office-"+name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		saveScreenshot(t, "office-"+name, b)
 	}
 	signIn := func(p person) {
 		t.Helper()

@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/xszz/xszz/internal/testenv"
 )
 
 // TestOfficeWorkflowsInBrowser: a school staff member files a consultation
@@ -20,7 +19,7 @@ import (
 // knowledge base. (Hidden names are covered by the complaint package's
 // tests.)
 func TestOfficeWorkflowsInBrowser(t *testing.T) {
-	ctx := newChromium(t)
+	ctx := testenv.Browser(t)
 	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
 	sys := startSystem(t, sqliteBackend, noAdminTOTP)
@@ -62,12 +61,7 @@ func TestOfficeWorkflowsInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(screenshotDir, "office-workflow-"+name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		saveScreenshot(t, "office-workflow-"+name, b)
 	}
 	signIn := func(p person) {
 		t.Helper()

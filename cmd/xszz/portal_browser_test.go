@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -104,35 +103,6 @@ func startPortal(t *testing.T, sys *system, edit ...func(*client.Spec)) (base st
 	return base, store
 }
 
-// newChromium starts headless Chromium with a fresh profile. Without the
-// browser the test skips, except under CI, where that is a failure.
-func newChromium(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		testenv.Missing(t, testenv.GroupBrowser, chromium+" not found (apt-get install chromium fonts-noto-cjk)")
-	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
-	return ctx
-}
-
 // TestPortalSignOutInBrowser signs a person in to an sdk/web relying party
 // through the IdP's SMS login page in Chromium, presses the portal's
 // sign-out button, and checks that both sessions ended: the relying
@@ -141,7 +111,8 @@ func newChromium(t *testing.T) context.Context {
 // sends "form-action 'self'", which blocks a redirect to the IdP after the
 // sign-out form's POST; sdk/web's Logout must get there anyway.
 func TestPortalSignOutInBrowser(t *testing.T) {
-	ctx := newChromium(t)
+	ctx, cancel := context.WithTimeout(testenv.Browser(t), 30*time.Second)
+	defer cancel()
 	sys := startSystem(t, sqliteBackend)
 	person := sys.newAccount(t, func(a *account.Account) { a.OrgID, a.Name = "320000", "门户用户" })
 	base, store := startPortal(t, sys)

@@ -28,18 +28,14 @@ import (
 
 // The browser tests of the IdP's pages as people meet them (issue 12).
 // Each takes screenshots of the pages it checks, at laptop and phone
-// width, for the user guide and for looking at:
-//
-//	XSZZ_SCREENSHOTS=docs go test ./cmd/xszz -run 'SignIn|Console|Registration|AccountCentreOnAPhone'
-//
-// refreshes docs/screenshots/idp-*.png.
+// width, for the user guide and for looking at; XSZZ_SCREENSHOTS=1 writes
+// them as docs/screenshots/idp-*.png (see saveScreenshot).
 
 // page is a Chromium tab on the system under test.
 type page struct {
 	t   *testing.T
 	ctx context.Context
 	sys *system
-	dir string
 }
 
 func newPage(t *testing.T, sys *system) *page {
@@ -92,25 +88,11 @@ func jsString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`) + "'"
 }
 
-// idpScreenshotDir is where shoot writes: docs/screenshots when
-// XSZZ_SCREENSHOTS=docs (to refresh the guide's pictures), otherwise a
-// temporary folder, so an ordinary test run leaves the tree clean.
-func idpScreenshotDir(t *testing.T) string {
-	if os.Getenv("XSZZ_SCREENSHOTS") == "docs" {
-		return filepath.Join("..", "..", "docs", "screenshots")
-	}
-	return t.TempDir()
-}
-
 // shoot saves the page at laptop (1280) and phone (390) width as
-// idp-NAME-laptop.png and -phone.png (see idpScreenshotDir), and fails when
+// idp-NAME-laptop.png and -phone.png (see saveScreenshot), and fails when
 // the phone layout scrolls sideways or a button's words wrap.
 func (p *page) shoot(name string) {
 	p.t.Helper()
-	if p.dir == "" {
-		p.dir = idpScreenshotDir(p.t)
-	}
-	dir := p.dir
 	for _, w := range []struct {
 		suffix        string
 		width, height int64
@@ -132,9 +114,7 @@ func (p *page) shoot(name string) {
 		if err != nil {
 			p.t.Fatalf("screenshot %s: %v", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "idp-"+name+"-"+w.suffix+".png"), png, 0o644); err != nil {
-			p.t.Fatalf("write screenshot: %v", err)
-		}
+		saveScreenshot(p.t, "idp-"+name+"-"+w.suffix, png)
 	}
 	p.do("viewport back", chromedp.EmulateViewport(1280, 800))
 }
