@@ -241,11 +241,7 @@ func TestChallengeInBrowser(t *testing.T) {
 		if err != nil || natural != 200 {
 			t.Fatalf("%s: the challenge image did not load (natural width %d): %v", w.name, natural, err)
 		}
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		saveScreenshot(t, "idp-challenge-"+w.name, shot)
+		saveScreenshot(t, "idp-challenge-"+w.name, fullPage(t, ctx, w.width, w.height))
 		err = chromedp.Do(ctx,
 			chromedp.SendKeys(css(`#challenge_answer`), challengeAnswer),
 			chromedp.Click(css(`form[action="/login/send"] button`)),

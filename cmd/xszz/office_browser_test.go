@@ -85,10 +85,12 @@ func TestOfficeInBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
+		w, h := int64(1280), int64(900)
+		if strings.HasSuffix(name, "-phone") {
+			w, h = 390, 844
+			checkPhoneLayout(t, ctx, name)
 		}
+		b := fullPage(t, ctx, w, h)
 		saveScreenshot(t, "office-"+name, b)
 	}
 	signIn := func(p person) {

@@ -57,10 +57,12 @@ func TestOfficeWorkflowsInBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
+		w, h := int64(1280), int64(900)
+		if strings.HasSuffix(name, "-phone") {
+			w, h = 390, 844
+			checkPhoneLayout(t, ctx, name)
 		}
+		b := fullPage(t, ctx, w, h)
 		saveScreenshot(t, "office-workflow-"+name, b)
 	}
 	signIn := func(p person) {

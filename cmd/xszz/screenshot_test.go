@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The browser tests take their screenshots on every run (a page that
@@ -34,4 +37,51 @@ func saveScreenshot(t testing.TB, name string, png []byte) {
 	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644); err != nil {
 		t.Fatalf("save screenshot %s: %v", name, err)
 	}
+}
+
+// checkPhoneLayout fails t when the page in ctx, at a phone's width, is
+// wider than the screen (it would scroll sideways) or a button, tag or
+// table heading's words wrap onto a second line ("退/出"). It names the
+// widest offenders, so that a failure says where to look.
+func checkPhoneLayout(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	over, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(function () {
+		var w = document.documentElement.clientWidth;
+		if (document.documentElement.scrollWidth <= w + 1) { return []; }
+		return Array.from(document.querySelectorAll('body *')).filter(function (e) {
+			return e.offsetParent && e.getBoundingClientRect().right > w + 1;
+		}).slice(0, 5).map(function (e) {
+			return e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right) + 'px';
+		}).concat(['viewport ' + w + 'px']);
+	})()`))
+	if err != nil || len(over) > 0 {
+		t.Errorf("%s: the page is wider than a phone: %q (%v)", name, over, err)
+	}
+	wrapped, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('button:not(.pick), a.btn, .tag, th')).filter(function (b) { return b.offsetParent && b.getBoundingClientRect().height > 54; }).map(function (b) { return b.textContent.trim(); })`))
+	if err != nil || len(wrapped) > 0 {
+		t.Errorf("%s: at phone width these wrap onto two lines: %q (%v)", name, wrapped, err)
+	}
+}
+
+// fullPage captures the whole page at width. The window is first made as
+// tall as the page: a capture beyond a shorter window loses a
+// scrollbar's width on the right, cutting off the edge of every card.
+// The window is then put back to width×height.
+func fullPage(t testing.TB, ctx context.Context, width, height int64) []byte {
+	t.Helper()
+	tall, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollHeight`))
+	if err != nil {
+		t.Fatalf("page height: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, max(tall, height))); err != nil {
+		t.Fatalf("window as tall as the page: %v", err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatalf("window back to %d×%d: %v", width, height, err)
+	}
+	return png
 }

@@ -99,21 +99,9 @@ func (p *page) shoot(name string) {
 	}{{"laptop", 1280, 800}, {"phone", 390, 844}} {
 		p.do("viewport "+w.suffix, chromedp.EmulateViewport(w.width, w.height))
 		if w.suffix == "phone" {
-			over, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
-			if err != nil || over {
-				p.t.Errorf("%s: the page is wider than a 390 px phone (%v)", name, err)
-			}
-			// A button or tag whose words wrap onto a second line ("退/出")
-			// is taller than one line of text.
-			wrapped, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('button:not(.pick), a.btn, .tag, th')).filter(function (b) { return b.offsetParent && b.getBoundingClientRect().height > 54; }).map(function (b) { return b.textContent.trim(); })`))
-			if err != nil || len(wrapped) > 0 {
-				p.t.Errorf("%s: at 390 px these wrap onto two lines: %q (%v)", name, wrapped, err)
-			}
+			checkPhoneLayout(p.t, p.ctx, name)
 		}
-		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			p.t.Fatalf("screenshot %s: %v", name, err)
-		}
+		png := fullPage(p.t, p.ctx, w.width, w.height)
 		saveScreenshot(p.t, "idp-"+name+"-"+w.suffix, png)
 	}
 	p.do("viewport back", chromedp.EmulateViewport(1280, 800))
