@@ -85,13 +85,7 @@ func TestOfficeInBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		w, h := int64(1280), int64(900)
-		if strings.HasSuffix(name, "-phone") {
-			w, h = 390, 844
-			checkPhoneLayout(t, ctx, name)
-		}
-		b := fullPage(t, ctx, w, h)
-		saveScreenshot(t, "office-"+name, b)
+		shootOffice(t, ctx, "office-"+name)
 	}
 	signIn := func(p person) {
 		t.Helper()

@@ -57,13 +57,7 @@ func TestOfficeWorkflowsInBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		w, h := int64(1280), int64(900)
-		if strings.HasSuffix(name, "-phone") {
-			w, h = 390, 844
-			checkPhoneLayout(t, ctx, name)
-		}
-		b := fullPage(t, ctx, w, h)
-		saveScreenshot(t, "office-workflow-"+name, b)
+		shootOffice(t, ctx, "office-workflow-"+name)
 	}
 	signIn := func(p person) {
 		t.Helper()

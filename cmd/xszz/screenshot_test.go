@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -84,4 +85,17 @@ func fullPage(t testing.TB, ctx context.Context, width, height int64) []byte {
 		t.Fatalf("window back to %d×%d: %v", width, height, err)
 	}
 	return png
+}
+
+// shootOffice takes an office page's screenshot as NAME.png: names ending
+// in -phone at the 390×844 window the test set (after checking the phone
+// layout), others at 1280×900.
+func shootOffice(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	w, h := int64(1280), int64(900)
+	if strings.HasSuffix(name, "-phone") {
+		w, h = 390, 844
+		checkPhoneLayout(t, ctx, name)
+	}
+	saveScreenshot(t, name, fullPage(t, ctx, w, h))
 }
