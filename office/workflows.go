@@ -10,8 +10,9 @@ import (
 	"github.com/xszz/xszz/office/submission"
 )
 
-// WorkflowConfig tunes the workflows of office part II (office.workflow.*
-// keys); zero values take the defaults.
+// WorkflowConfig tunes the workflows of office part II (the keys
+// office.consultation_quiet_period and office.complaint_*_within); zero
+// values take the defaults.
 type WorkflowConfig struct {
 	// ConsultationQuiet: an answered question with no step for this long
 	// closes itself (default 7 days).

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/viper"
 )
@@ -47,6 +48,10 @@ func TestConfigErrorsNameTheKeyAndTheExpectedForm(t *testing.T) {
 		{name: "misspelt key", yaml: "idp:\n  listne: 127.0.0.1:8080\n", want: `unknown key "idp.listne" (did you mean "idp.listen"?)`},
 		{name: "relying party URL", env: map[string]string{"XSZZ_OFFICE_URL": "office.example"}, want: `config office.url: must be an absolute http(s) URL`},
 		{name: "half a client", env: map[string]string{"XSZZ_COCKPIT_CLIENT_ID": "c1"}, want: `config cockpit.client_id and cockpit.client_secret: set both or neither`},
+		{name: "no complaint deadline", env: map[string]string{"XSZZ_OFFICE_COMPLAINT_REPLY_WITHIN": "0s"}, want: `config office.complaint_reply_within: must be a positive duration such as 48h`},
+		{name: "a negative quiet period", yaml: "office:\n  consultation_quiet_period: -1h\n", want: `config office.consultation_quiet_period: must be a positive duration such as 48h`},
+		{name: "a deadline in days", env: map[string]string{"XSZZ_OFFICE_COMPLAINT_ACCEPT_WITHIN": "2d"}, want: `config office.complaint_accept_within: "2d" is not a duration`},
+		{name: "office keys are the office's", yaml: "cockpit:\n  complaint_start_within: 72h\n", want: `unknown key "cockpit.complaint_start_within"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +70,25 @@ func TestConfigErrorsNameTheKeyAndTheExpectedForm(t *testing.T) {
 				t.Fatalf("got %v, want one line containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The office's workflow timings are read from their keys, in a file or
+// the environment.
+func TestOfficeWorkflowKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "xszz.yaml")
+	if err := os.WriteFile(path, []byte("office:\n  consultation_quiet_period: 72h\n  complaint_accept_within: 24h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XSZZ_OFFICE_COMPLAINT_REPLY_WITHIN", "240h")
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := officeWorkflow(cfg.Office)
+	if got.ConsultationQuiet != 72*time.Hour || got.ComplaintDeadlines.Accept != 24*time.Hour ||
+		got.ComplaintDeadlines.Start != 72*time.Hour || got.ComplaintDeadlines.Reply != 240*time.Hour {
+		t.Fatalf("office workflow %+v, want quiet 72h, accept 24h, start 72h (the default), reply 240h", got)
 	}
 }
 

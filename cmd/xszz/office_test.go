@@ -51,7 +51,8 @@ func (s *system) startOffice(t testing.TB) *officeNode {
 		sp.Scopes = []string{"openid", "profile", "phone", "org", "offline_access", "directory"}
 		sp.DirectoryRoot, sp.DirectoryFullPhones = org.RootID, true
 	})
-	svc, err := office.New(office.Config{URL: u, Issuer: s.url, ClientID: id, ClientSecret: secret, Files: filepath.Join(t.TempDir(), "files")},
+	svc, err := office.New(office.Config{URL: u, Issuer: s.url, ClientID: id, ClientSecret: secret, Files: filepath.Join(t.TempDir(), "files"),
+		Workflow: officeWorkflow(s.app.Cfg.Office)},
 		office.Deps{DB: s.app.DB, Log: s.app.Log, Now: s.clock.Now, SMS: s.sms})
 	if err != nil {
 		t.Fatal(err)

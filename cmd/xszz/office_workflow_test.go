@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The workflows' JSON API over HTTP, on both backends: a consultation,
@@ -152,4 +153,39 @@ func TestOfficeWorkflowAPI(t *testing.T) {
 			t.Fatalf("csv: %s", r)
 		}
 	})
+}
+
+// The complaint deadlines configured for xszz (office.complaint_*_within)
+// are the ones a new complaint is given: each step is planned from the
+// one before.
+func TestConfiguredComplaintDeadlinesReachTheOffice(t *testing.T) {
+	sys := startSystem(t, sqliteBackend, noAdminTOTP, func(c *Config) {
+		c.Office.ComplaintAcceptWithin, c.Office.ComplaintStartWithin, c.Office.ComplaintReplyWithin = 5*time.Hour, 6*time.Hour, 7*time.Hour
+	})
+	off := sys.startOffice(t)
+	w := sys.staffWorld(t)
+	if _, err := off.svc.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	school := off.signIn(t, w.schoolStaff)
+	r := off.post(t, "/api/v1/complaints", school, map[string]any{"title": "助学金发放延迟", "body": "上学期的助学金至今未到账。", "case": "个案 1"})
+	var filed struct{ ID int64 }
+	if r.Status != http.StatusCreated || json.Unmarshal([]byte(r.Body), &filed) != nil {
+		t.Fatalf("file: %s", r)
+	}
+	var cv struct {
+		CreatedAt time.Time `json:"created_at"`
+		Deadlines []struct {
+			Step string
+			Due  time.Time
+		}
+	}
+	if r := off.get(t, "/api/v1/complaints/"+itoa(filed.ID), school); json.Unmarshal([]byte(r.Body), &cv) != nil || len(cv.Deadlines) != 3 {
+		t.Fatalf("the complaint: %s", r)
+	}
+	for i, want := range []time.Duration{5 * time.Hour, 11 * time.Hour, 18 * time.Hour} {
+		if got := cv.Deadlines[i].Due.Sub(cv.CreatedAt); got != want {
+			t.Errorf("%s due %s after filing, want %s", cv.Deadlines[i].Step, got, want)
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/migrations"
 	"github.com/xszz/xszz/office"
+	"github.com/xszz/xszz/office/complaint"
 )
 
 // The system's own relying parties, registered at the IdP under fixed ids
@@ -27,6 +28,16 @@ const (
 	officeClientID  = "xszz-office"
 	cockpitClientID = "xszz-cockpit"
 )
+
+// officeWorkflow is the office's workflow timings from its office.* keys.
+func officeWorkflow(rp app.RelyingParty) office.WorkflowConfig {
+	return office.WorkflowConfig{
+		ConsultationQuiet: rp.ConsultationQuietPeriod,
+		ComplaintDeadlines: complaint.Deadlines{
+			Accept: rp.ComplaintAcceptWithin, Start: rp.ComplaintStartWithin, Reply: rp.ComplaintReplyWithin,
+		},
+	}
+}
 
 // assemble wires the parts to serve: the IdP through build, and the office
 // and cockpit as relying parties on the same database handle. Without the
@@ -66,7 +77,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, serve []string
 		}
 		a.Office, err = office.New(office.Config{
 			URL: cfg.Office.URL, Issuer: cfg.Office.Issuer, ClientID: id, ClientSecret: secret, Files: cfg.Office.Files,
-			TrustedProxies: proxies,
+			TrustedProxies: proxies, Workflow: officeWorkflow(cfg.Office),
 		}, office.Deps{DB: a.DB, Log: log.With("part", "office"), Now: a.Now, SMS: a.SMS})
 		if err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -124,6 +125,16 @@ type RelyingParty struct {
 	ClientSecret string `mapstructure:"client_secret"`
 	// Files is where the office keeps attachments (office only).
 	Files string `mapstructure:"files"`
+	// The office's workflow timings (office only: the cockpit has no
+	// such keys). An answered consultation with no step for
+	// ConsultationQuietPeriod closes itself; a complaint is to be
+	// accepted within ComplaintAcceptWithin of being filed, work on it
+	// started within ComplaintStartWithin of accepting, and a reply given
+	// within ComplaintReplyWithin of starting.
+	ConsultationQuietPeriod time.Duration `mapstructure:"consultation_quiet_period"`
+	ComplaintAcceptWithin   time.Duration `mapstructure:"complaint_accept_within"`
+	ComplaintStartWithin    time.Duration `mapstructure:"complaint_start_within"`
+	ComplaintReplyWithin    time.Duration `mapstructure:"complaint_reply_within"`
 }
 
 // Defaults are the embedded development set-up: SQLite under ./data,
@@ -201,7 +212,17 @@ var (
 	smsNoticePurposes = []string{"approved", "rejected", "phone_changed", "office_reminder", "totp_reset"}
 )
 
+// officeWorkflowDefaults are the office's workflow timings (office only),
+// the office packages' own defaults; init adds them to Defaults.
+var officeWorkflowDefaults = map[string]any{
+	"office.consultation_quiet_period": "168h",
+	"office.complaint_accept_within":   "48h",
+	"office.complaint_start_within":    "72h",
+	"office.complaint_reply_within":    "360h",
+}
+
 func init() {
+	maps.Copy(Defaults, officeWorkflowDefaults)
 	for _, gw := range []string{"aliyun", "tencent", "webhook"} {
 		for _, p := range append(slices.Clone(smsCodePurposes), smsNoticePurposes...) {
 			Defaults["sms."+gw+".templates."+p] = ""
@@ -236,6 +257,16 @@ func (c *Config) Validate() error {
 	} {
 		if d <= 0 {
 			return fmt.Errorf("config %s: must be a positive duration such as 10m", name)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"office.consultation_quiet_period": c.Office.ConsultationQuietPeriod,
+		"office.complaint_accept_within":   c.Office.ComplaintAcceptWithin,
+		"office.complaint_start_within":    c.Office.ComplaintStartWithin,
+		"office.complaint_reply_within":    c.Office.ComplaintReplyWithin,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("config %s: must be a positive duration such as 48h", name)
 		}
 	}
 	if c.IdP.CodeTTL > 10*time.Minute {
