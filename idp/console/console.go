@@ -150,6 +150,7 @@ func (c *Console) Register(e *echo.Echo) {
 	api.POST("/accounts", c.apiProvision)
 	api.GET("/accounts/:id", c.apiAccount)
 	api.POST("/accounts/:id/:action", c.apiAction)
+	api.POST("/accounts/:id/totp/reset", c.apiResetTOTP)
 	api.PUT("/accounts/:id/role", c.apiSetRole)
 	api.PUT("/accounts/:id/org", c.apiMove)
 	api.PUT("/accounts/:id/grants/:app", c.apiGrant)
