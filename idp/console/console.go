@@ -140,6 +140,8 @@ func (c *Console) Register(e *echo.Echo) {
 	g.GET("/accounts", c.accountsPage)
 	g.GET("/pending", c.pendingPage)
 	g.GET("/audit", c.auditPage)
+	g.GET("/conflicts", c.conflictsPage)
+	g.POST("/conflicts/:id/resolve", c.resolveConflictForm)
 	g.GET("/accounts/:id", c.accountPage)
 	g.POST("/accounts/:id/:action", c.accountAction)
 
@@ -156,6 +158,8 @@ func (c *Console) Register(e *echo.Echo) {
 	api.PUT("/accounts/:id/grants/:app", c.apiGrant)
 	api.DELETE("/accounts/:id/grants/:app", c.apiRevoke)
 	api.GET("/accounts/:id/audit", c.apiAudit)
+	api.GET("/phone-conflicts", c.apiConflicts)
+	api.POST("/phone-conflicts/:id/resolve", c.apiResolveConflict)
 }
 
 // csrfToken binds a form to the browser's session cookie: a page of
