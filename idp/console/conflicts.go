@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/xszz/xszz/idp/admin"
-	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
@@ -61,10 +60,8 @@ func (c *Console) conflictViews(ctx context.Context, cs []admin.PhoneConflict) (
 		if n, ok := orgNames[id]; ok {
 			return n
 		}
-		var o *org.Org
-		o, err := c.Orgs.Get(ctx, id)
 		n := id
-		if err == nil {
+		if o, err := c.Orgs.Get(ctx, id); err == nil {
 			n = o.Name
 		}
 		orgNames[id] = n
