@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xszz/xszz/idp/audit"
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/internal/sqldb"
 )
@@ -102,6 +105,110 @@ func (c *cli) clientsCmd() *cobra.Command {
 			return c.printJSON(map[string]string{"deleted": args[0]})
 		}),
 	}
-	cmd.AddCommand(create, list, del)
+	cmd.AddCommand(create, list, c.clientsUpdateCmd(), c.clientsRotateSecretCmd(), del)
 	return cmd
+}
+
+// clientsUpdateCmd changes an existing registration, flag by flag: a flag
+// not given leaves its field as it is. The result is validated as a new
+// registration is, and audited in the same transaction.
+func (c *cli) clientsUpdateCmd() *cobra.Command {
+	var (
+		name, scope, backchannel, dirRoot string
+		redirects, postLogout             []string
+		allowNoPKCE, strict, trusted      bool
+		fullPhones                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID",
+		Short: "Change a client's registration (only the flags given); prints the client",
+		Long: `Change a client's registration. Only the flags given change anything;
+a list flag given replaces the whole list. Boolean flags take =false to
+clear them (--allow-no-pkce=false). The client id, secret and auth method
+stay; the result is checked like a new registration.`,
+		Args: cobra.ExactArgs(1),
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, args []string) error {
+			f := cmd.Flags()
+			var changed []string
+			edit := func(sp *client.Spec) error {
+				set := func(flag, field string, apply func()) {
+					if f.Changed(flag) {
+						apply()
+						changed = append(changed, field)
+					}
+				}
+				set("name", "client_name", func() { sp.Name = name })
+				set("redirect-uri", "redirect_uris", func() { sp.RedirectURIs = redirects })
+				set("post-logout-redirect-uri", "post_logout_redirect_uris", func() { sp.PostLogoutRedirectURIs = postLogout })
+				set("backchannel-logout-uri", "backchannel_logout_uri", func() { sp.BackchannelLogoutURI = backchannel })
+				set("scope", "scopes", func() { sp.Scopes = strings.Fields(scope) })
+				set("trusted", "trusted", func() { sp.Trusted = trusted })
+				set("allow-no-pkce", "allow_no_pkce", func() { sp.AllowNoPKCE = allowNoPKCE })
+				set("strict-auth-method", "strict_auth_method", func() { sp.StrictAuthMethod = strict })
+				set("directory-root", "directory_root", func() { sp.DirectoryRoot = dirRoot })
+				set("directory-full-phones", "directory_full_phones", func() { sp.DirectoryFullPhones = fullPhones })
+				if len(changed) == 0 {
+					return errors.New("nothing to change: give at least one flag (see --help)")
+				}
+				if f.Changed("scope") && len(sp.Scopes) == 0 {
+					return errors.New("--scope needs at least one scope")
+				}
+				return nil
+			}
+			cl, err := a.Clients.Update(cmd.Context(), args[0], a.Provider.Config.AllowHTTPLoopback, edit, a.auditClientTx("client.updated", func() map[string]string {
+				return map[string]string{"changed": strings.Join(changed, " ")}
+			}))
+			if errors.Is(err, sqldb.ErrNotFound) {
+				return fmt.Errorf("no client %q", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			return c.printJSON(cl)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "client name shown on the consent and login pages")
+	f.StringArrayVar(&redirects, "redirect-uri", nil, "redirect URI, exact match (repeatable; replaces the registered ones)")
+	f.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, `post-logout redirect URI (repeatable; replaces; "" clears)`)
+	f.StringVar(&backchannel, "backchannel-logout-uri", "", `OpenID Connect back-channel logout URI ("" clears)`)
+	f.StringVar(&scope, "scope", "", "allowed scopes, space-separated (replaces)")
+	f.BoolVar(&trusted, "trusted", false, "first-party client: no consent page")
+	f.BoolVar(&allowNoPKCE, "allow-no-pkce", false, "legacy confidential client that cannot send a PKCE code_challenge")
+	f.BoolVar(&strict, "strict-auth-method", false, "accept only the registered way of sending the secret")
+	f.StringVar(&dirRoot, "directory-root", "", `unit id whose subtree the client may read through SCIM ("" clears)`)
+	f.BoolVar(&fullPhones, "directory-full-phones", false, "show full phone numbers in the SCIM directory")
+	return cmd
+}
+
+func (c *cli) clientsRotateSecretCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-secret CLIENT_ID",
+		Short: "Give a client a new secret (printed once); the old one stops working",
+		Args:  cobra.ExactArgs(1),
+		RunE: c.withApp(func(cmd *cobra.Command, a *App, args []string) error {
+			cl, secret, err := a.Clients.RotateSecret(cmd.Context(), args[0], a.auditClientTx("client.secret_rotated", func() map[string]string { return nil }))
+			if errors.Is(err, sqldb.ErrNotFound) {
+				return fmt.Errorf("no client %q", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			return c.printJSON(map[string]any{"client_id": cl.ID, "client_name": cl.Name, "client_secret": secret,
+				"token_endpoint_auth_methods": cl.AuthMethods()})
+		}),
+	}
+}
+
+// auditClientTx records a command's change to a client inside the
+// change's transaction: a change that cannot be audited is not made.
+func (a *App) auditClientTx(typ string, detail func() map[string]string) client.Committed {
+	return func(ctx context.Context, tx *sql.Tx, _, after *client.Client) error {
+		e := audit.Event{Type: typ, Result: "success", ActorID: "cli", SubjectID: after.ID, Detail: detail()}
+		if err := a.Audit.RecordTx(ctx, tx, e); err != nil {
+			a.Log.ErrorContext(ctx, "audit record failed; the change is undone", "type", typ, "err", err)
+			return fmt.Errorf("audit %s of client %q: %w", typ, after.ID, err)
+		}
+		return nil
+	}
 }

@@ -36,6 +36,7 @@ var englishMessages = map[string]string{
 	"您的动态口令错误或已使用，请输入您验证器中新的 6 位动态口令": "the admin's TOTP code is wrong or already used",
 	"该手机号已有账号，不能直接开通；已提交上级管理员核实处理":    "the phone number already has an account; the case was filed for the admins above both units",
 	"该核实事项不存在或不在您的管辖范围内":              "no such phone conflict",
+	"请选择处理结果": "the outcome must be kept or holder_corrected",
 	// idp/account (account.ValidateName)
 	"姓名应为 2–30 个字符": "must be 2–30 characters",
 	"姓名首尾不能有空格":     "must not start or end with a space",

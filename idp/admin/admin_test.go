@@ -612,14 +612,26 @@ func TestPhoneConflictsGoAboveBothUnits(t *testing.T) {
 			t.Fatalf("school sees %v, though it is not above the registering unit", got)
 		}
 		cs, _ := f.svc.PhoneConflicts(ctx, county, 0)
-		if err := f.svc.ResolvePhoneConflict(ctx, school, cs[0].ID); !errors.Is(err, admin.ErrNotFound) {
+		if err := f.svc.ResolvePhoneConflict(ctx, school, cs[0].ID, admin.ResolveKept); !errors.Is(err, admin.ErrNotFound) {
 			t.Fatalf("school resolved a conflict above it: %v", err)
 		}
-		if err := f.svc.ResolvePhoneConflict(ctx, county, cs[0].ID); err != nil {
+		if err := f.svc.ResolvePhoneConflict(ctx, county, cs[0].ID, "whatever"); !errors.Is(err, admin.ErrInvalid) {
+			t.Fatalf("an unknown outcome: %v", err)
+		}
+		if n, err := f.svc.PhoneConflictCount(ctx, county); err != nil || n != 1 {
+			t.Fatalf("county counts %d, %v; want 1", n, err)
+		}
+		if err := f.svc.ResolvePhoneConflict(ctx, county, cs[0].ID, admin.ResolveKept); err != nil {
 			t.Fatal(err)
 		}
 		if got := list(county); len(got) != 0 {
 			t.Fatalf("resolved conflict still listed: %v", got)
+		}
+		if n, _ := f.svc.PhoneConflictCount(ctx, county); n != 0 {
+			t.Fatalf("county still counts %d", n)
+		}
+		if err := f.svc.ResolvePhoneConflict(ctx, county, cs[0].ID, admin.ResolveKept); !errors.Is(err, admin.ErrNotFound) {
+			t.Fatalf("resolving twice: %v", err)
 		}
 	})
 }

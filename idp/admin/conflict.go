@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,12 +151,48 @@ func (s *Service) PhoneConflicts(ctx context.Context, a Actor, limit int) ([]Pho
 	return out, rows.Err()
 }
 
-// ResolvePhoneConflict closes a conflict once the admin has acted on it
-// (changed or disabled the holder, or told the requester no).
-func (s *Service) ResolvePhoneConflict(ctx context.Context, a Actor, id string) error {
+// How an admin settles a phone conflict; recorded in the audit log.
+const (
+	// ResolveKept: the number stays with the account holding it; the
+	// request is not carried out (the requester is told outside the IdP).
+	ResolveKept = "kept"
+	// ResolveHolderCorrected: the holding account was the wrong one and
+	// has been corrected (its number changed, or it was disabled) on its
+	// own page; the requester may now ask again.
+	ResolveHolderCorrected = "holder_corrected"
+)
+
+// ResolveOutcomes are the outcomes ResolvePhoneConflict accepts.
+var ResolveOutcomes = []string{ResolveKept, ResolveHolderCorrected}
+
+// PhoneConflictCount counts the open conflicts PhoneConflicts would list.
+func (s *Service) PhoneConflictCount(ctx context.Context, a Actor) (int, error) {
+	root, err := s.scope(a)
+	if err != nil {
+		return 0, err
+	}
+	lo, hi, err := s.Orgs.PathRange(ctx, root)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_phone_conflicts WHERE resolve_path >= $1 AND resolve_path < $2 AND resolved_at IS NULL`,
+		lo, hi).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count phone conflicts: %w", err)
+	}
+	return n, nil
+}
+
+// ResolvePhoneConflict closes a conflict once the admin has decided it
+// (outcome, one of ResolveOutcomes), in one transaction with its audit
+// record. Only the admins of the resolving unit or above see or close it.
+func (s *Service) ResolvePhoneConflict(ctx context.Context, a Actor, id, outcome string) error {
 	root, err := s.scope(a)
 	if err != nil {
 		return err
+	}
+	if !slices.Contains(ResolveOutcomes, outcome) {
+		return invalid("请选择处理结果")
 	}
 	lo, hi, err := s.Orgs.PathRange(ctx, root)
 	if err != nil {
@@ -175,6 +212,6 @@ func (s *Service) ResolvePhoneConflict(ctx context.Context, a Actor, id string) 
 			return fmt.Errorf("resolve phone conflict %q: %w", id, err)
 		}
 		return s.recordEvent(ctx, audit.Event{Type: "account.phone_conflict_resolved", Result: audit.Success, ActorID: a.ID(), SubjectID: holder,
-			OrgID: resolveOrg, OrgPath: path, IP: a.IP, UserAgent: a.UserAgent, Detail: map[string]string{"conflict": id}})
+			OrgID: resolveOrg, OrgPath: path, IP: a.IP, UserAgent: a.UserAgent, Detail: map[string]string{"conflict": id, "outcome": outcome}})
 	})
 }

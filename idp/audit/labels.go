@@ -51,11 +51,14 @@ var eventLabels = map[string]string{
 
 	"client.created": "登记应用",
 	"client.deleted": "删除应用",
-	"key.rotated":    "轮换签名密钥",
-	"org.imported":   "导入单位",
-	"org.created":    "新建单位",
-	"org.moved":      "调整单位隶属",
-	"audit.exported": "导出审计日志",
+	"client.updated": "修改应用登记",
+
+	"client.secret_rotated": "更换应用密钥",
+	"key.rotated":           "轮换签名密钥",
+	"org.imported":          "导入单位",
+	"org.created":           "新建单位",
+	"org.moved":             "调整单位隶属",
+	"audit.exported":        "导出审计日志",
 }
 
 // EventLabel names an event type in Chinese; an unknown type shows as it
@@ -110,10 +113,13 @@ var detailKeys = map[string]string{
 	"role": "角色", "org_id": "单位", "conflict": "冲突编号", "source": "来源",
 	"kids": "密钥", "name": "名称", "rows": "行数", "inserted": "新增", "updated": "更新",
 	"parent_id": "上级单位", "format": "格式", "type": "类型", "level": "单位级别", "notified": "短信通知",
+	"changed": "修改项", "outcome": "处理结果",
 }
 
 var detailValues = map[string]string{
 	"sms": "短信验证码", "otp": "动态口令", "true": "是", "false": "否",
+	"kept": "号码仍归现账号", "holder_corrected": "已更正现账号",
+	"provision": "管理员开通", "registration": "本人注册",
 	"given": "已填写", "none": "未填写", "success": "正确", "failure": "错误",
 	"login": "登录", "register": "注册", "change_phone": "更换手机号",
 	"cockpit": "数字驾驶舱", "staff": "工作人员", "admin": "管理员",

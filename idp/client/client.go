@@ -480,6 +480,142 @@ func (s *Store) fromSpec(id string, spec Spec) *Client {
 	return c
 }
 
+// Spec returns the registration a client was made from, for changing it
+// and validating it again (Store.Update).
+func (c *Client) Spec() Spec {
+	return Spec{
+		Name:                   c.Name,
+		RedirectURIs:           slices.Clone(c.RedirectURIs),
+		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+		GrantTypes:             slices.Clone(c.GrantTypes),
+		Scopes:                 slices.Clone(c.Scopes),
+		Audience:               slices.Clone(c.Audience),
+		Public:                 c.Public,
+		Trusted:                c.Trusted,
+		AuthMethod:             c.TokenEndpointAuthMethod,
+		JWKS:                   c.JWKS,
+		IDTokenAlg:             c.IDTokenAlg,
+		BackchannelLogoutURI:   c.BackchannelLogoutURI,
+		StrictAuthMethod:       c.StrictAuthMethod,
+		AllowNoPKCE:            c.AllowNoPKCE,
+		DirectoryRoot:          c.DirectoryRoot,
+		DirectoryFullPhones:    c.DirectoryFullPhones,
+	}
+}
+
+// Committed is called inside the transaction of a change with the client
+// before and after it; an error (an audit record that cannot be written)
+// undoes the change.
+type Committed func(ctx context.Context, tx *sql.Tx, before, after *Client) error
+
+// Update changes an existing registration: edit gets the client's spec,
+// the result is validated as a new registration is (allowHTTP as for
+// Spec.Validate), and the id, secret and creation time stay. The row is
+// locked for the read-modify-write, and the cached copy is dropped.
+func (s *Store) Update(ctx context.Context, id string, allowHTTP bool, edit func(*Spec) error, then Committed) (*Client, error) {
+	var after *Client
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		before, err := s.lockedLoad(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		spec := before.Spec()
+		if err := edit(&spec); err != nil {
+			return err
+		}
+		if err := spec.Validate(allowHTTP); err != nil {
+			return err
+		}
+		if spec.AuthMethod != before.TokenEndpointAuthMethod || spec.Public != before.Public {
+			// A secret would have to be made or dropped; that is a new
+			// registration.
+			return errors.New("the auth method of a client cannot be changed; register a new client")
+		}
+		after = s.fromSpec(id, spec)
+		after.CreatedAt, after.SecretHash = before.CreatedAt, before.SecretHash
+		if err := after.parseJWKS(); err != nil {
+			return err
+		}
+		data, err := json.Marshal(after)
+		if err != nil {
+			return fmt.Errorf("encode client: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE clients SET name = $2, data = $3, updated_at = $4 WHERE id = $1`,
+			id, after.Name, string(data), s.now().Unix()); err != nil {
+			return fmt.Errorf("update client %q: %w", id, err)
+		}
+		if then != nil {
+			return then(ctx, tx, before, after)
+		}
+		return nil
+	})
+	s.forget(id)
+	if err != nil {
+		return nil, err
+	}
+	return after, nil
+}
+
+// RotateSecret gives a client that authenticates with a secret a new one,
+// returned in clear text once; the old secret stops working at once in
+// this process and within the cache TTL in others.
+func (s *Store) RotateSecret(ctx context.Context, id string, then Committed) (*Client, string, error) {
+	var (
+		after  *Client
+		secret string
+	)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		before, err := s.lockedLoad(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if m := before.TokenEndpointAuthMethod; m != AuthSecretBasic && m != AuthSecretPost {
+			return fmt.Errorf("client %q authenticates with %s, not a secret", id, m)
+		}
+		secret = NewSecret()
+		h, err := s.hasher.Hash(ctx, []byte(secret))
+		if err != nil {
+			return fmt.Errorf("hash secret of client %q: %w", id, err)
+		}
+		c := *before
+		c.SecretHash = h
+		after = &c
+		if _, err := tx.ExecContext(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, h, s.now().Unix()); err != nil {
+			return fmt.Errorf("rotate secret of client %q: %w", id, err)
+		}
+		if then != nil {
+			return then(ctx, tx, before, after)
+		}
+		return nil
+	})
+	s.forget(id)
+	if err != nil {
+		return nil, "", err
+	}
+	return after, secret, nil
+}
+
+func (s *Store) lockedLoad(ctx context.Context, tx *sql.Tx, id string) (*Client, error) {
+	var (
+		data string
+		hash []byte
+	)
+	err := tx.QueryRowContext(ctx, `SELECT data, secret_hash FROM clients WHERE id = $1`+s.db.ForUpdate(), id).Scan(&data, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("client %q: %w", id, sqldb.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load client %q: %w", id, err)
+	}
+	return decode(data, hash)
+}
+
+func (s *Store) forget(id string) {
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
+}
+
 // Get returns a client by id, wrapping sqldb.ErrNotFound when unknown.
 func (s *Store) Get(ctx context.Context, id string) (*Client, error) {
 	now := s.now()

@@ -140,6 +140,8 @@ func (c *Console) Register(e *echo.Echo) {
 	g.GET("/accounts", c.accountsPage)
 	g.GET("/pending", c.pendingPage)
 	g.GET("/audit", c.auditPage)
+	g.GET("/conflicts", c.conflictsPage)
+	g.POST("/conflicts/:id/resolve", c.resolveConflictForm)
 	g.GET("/accounts/:id", c.accountPage)
 	g.POST("/accounts/:id/:action", c.accountAction)
 
@@ -150,11 +152,14 @@ func (c *Console) Register(e *echo.Echo) {
 	api.POST("/accounts", c.apiProvision)
 	api.GET("/accounts/:id", c.apiAccount)
 	api.POST("/accounts/:id/:action", c.apiAction)
+	api.POST("/accounts/:id/totp/reset", c.apiResetTOTP)
 	api.PUT("/accounts/:id/role", c.apiSetRole)
 	api.PUT("/accounts/:id/org", c.apiMove)
 	api.PUT("/accounts/:id/grants/:app", c.apiGrant)
 	api.DELETE("/accounts/:id/grants/:app", c.apiRevoke)
 	api.GET("/accounts/:id/audit", c.apiAudit)
+	api.GET("/phone-conflicts", c.apiConflicts)
+	api.POST("/phone-conflicts/:id/resolve", c.apiResolveConflict)
 }
 
 // csrfToken binds a form to the browser's session cookie: a page of

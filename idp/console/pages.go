@@ -106,6 +106,7 @@ func (c *Console) base(ec echo.Context, title string) map[string]any {
 		if o, err := c.Orgs.Get(ec.Request().Context(), s.actor.Account.OrgID); err == nil {
 			d["MyOrg"] = o
 		}
+		d["ConflictCount"] = c.conflictBadge(ec.Request().Context(), s.actor)
 	}
 	if msg, ok := notices[ec.QueryParam("ok")]; ok {
 		d["Notice"] = msg
@@ -116,16 +117,17 @@ func (c *Console) base(ec echo.Context, title string) map[string]any {
 // notices are the fixed confirmations a 303 may ask a page to show; the
 // query names one, so a link cannot put words on the page.
 var notices = map[string]string{
-	"approved":   "已通过该账号的注册申请。",
-	"rejected":   "已驳回该账号的注册申请。",
-	"disabled":   "账号已停用，其所有登录会话和令牌已失效。",
-	"enabled":    "账号已启用。",
-	"role":       "角色已修改，该账号需重新登录。",
-	"moved":      "已调整所属单位，该账号需重新登录。",
-	"granted":    "已授予数字驾驶舱访问权限。",
-	"revoked":    "已撤销数字驾驶舱访问权限，相关令牌已失效。",
-	"created":    "账号已开通，首次短信登录后即可使用。",
-	"totp_reset": "已重置该账号的身份验证器，其登录会话已结束，并已短信通知本人；下次登录时需重新绑定。",
+	"approved":          "已通过该账号的注册申请。",
+	"rejected":          "已驳回该账号的注册申请。",
+	"disabled":          "账号已停用，其所有登录会话和令牌已失效。",
+	"enabled":           "账号已启用。",
+	"role":              "角色已修改，该账号需重新登录。",
+	"moved":             "已调整所属单位，该账号需重新登录。",
+	"granted":           "已授予数字驾驶舱访问权限。",
+	"revoked":           "已撤销数字驾驶舱访问权限，相关令牌已失效。",
+	"created":           "账号已开通，首次短信登录后即可使用。",
+	"conflict_resolved": "已记录处理结果，该事项已从待处理列表中移除。",
+	"totp_reset":        "已重置该账号的身份验证器，其登录会话已结束，并已短信通知本人；下次登录时需重新绑定。",
 }
 
 func (c *Console) home(ec echo.Context) error {

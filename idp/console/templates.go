@@ -26,6 +26,8 @@ var labels = map[string]string{
 	// grants
 	"cockpit": "数字驾驶舱",
 	"success": "成功", "failure": "失败",
+	// phone conflict sources
+	"provision": "管理员开通", "registration": "本人注册",
 }
 
 var funcs = template.FuncMap{
