@@ -21,7 +21,7 @@ type SMSGate struct {
 	Accounts *account.Store
 	// Budget, when set, is charged for every code the gate delivers and
 	// for nothing it drops (otp.Budget): codes for numbers without an
-	// account must not spend the deployment-wide budget (issue 13 #8).
+	// account must not spend the deployment-wide budget.
 	Budget Charger
 	// Async hands deliveries to the gateway in the background. A real
 	// gateway takes tens to hundreds of milliseconds, and only numbers

@@ -33,7 +33,8 @@ import (
 	"github.com/xszz/xszz/internal/sms"
 )
 
-// benchTargets are issue 2's goals on SQLite, requests per second.
+// benchTargets are the IdP's throughput goals on SQLite, requests per second
+// (docs/performance.md).
 var benchTargets = map[string]float64{
 	"client_credentials": 3500,
 	"introspect":         4000,
@@ -68,8 +69,8 @@ API, and then drives each scenario with --concurrency workers for
 --duration. The load generator shares the machine's CPUs with the server, so
 figures compare builds and backends rather than measure absolute capacity.
 
-The burst scenario (--scenarios burst, not run by default) is issue 3's
-launch-morning test: --burst-phones accounts each request a code and sign
+The burst scenario (--scenarios burst, not run by default) is a launch
+morning: --burst-phones accounts each request a code and sign
 in within --burst-window, from many loopback source addresses so the real
 per-address limits apply, while one number is hammered at --hammer-rate;
 see docs/accounts.md.`,

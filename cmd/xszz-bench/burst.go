@@ -23,7 +23,7 @@ import (
 	"github.com/xszz/xszz/idp/account"
 )
 
-// burstFlags shape issue 3's load test: a launch morning on which
+// burstFlags shape the burst load test: a launch morning on which
 // thousands of people request a code and sign in within a minute, while
 // someone hammers one number.
 type burstFlags struct {

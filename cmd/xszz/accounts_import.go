@@ -16,8 +16,8 @@ import (
 	"github.com/xszz/xszz/internal/phone"
 )
 
-// accountsImportCmd is `xszz accounts import FILE.csv`: bulk provisioning
-// (issue 3). The file has a header naming the columns phone, name, org_id
+// accountsImportCmd is `xszz accounts import FILE.csv`: bulk provisioning.
+// The file has a header naming the columns phone, name, org_id
 // and role (staff or admin; empty means staff), in any order. Every line
 // is checked before anything is written; with any error, nothing is.
 // Importing the same file twice changes nothing the second time.

@@ -13,7 +13,7 @@ import (
 
 // auditPage lists the audit trail of the admin's whole subtree, newest
 // first: every event whose subject sits at or under the admin's unit
-// (issue 3: admins search their subtree's audit trail).
+// (admins search their subtree's audit trail).
 func (c *Console) auditPage(ec echo.Context) error {
 	ctx := ec.Request().Context()
 	s := actorOf(ec)

@@ -18,7 +18,7 @@ const globalKey = "global-minute"
 // requests: a code asked for a number without an account is never
 // delivered (idp.SMSGate) and must not spend the budget, or a burst of
 // such requests from a few hundred networks would stop sign-in for
-// everyone (issue 13 #8). Service.Send only looks at it (a spent budget
+// everyone. Service.Send only looks at it (a spent budget
 // refuses every request alike, known number or not, so that the refusal
 // says nothing about accounts); Charge, called where the code is handed
 // to the gateway, counts it.

@@ -88,7 +88,8 @@ type Config struct {
 		PerNetPerHour  int           `mapstructure:"per_net_per_hour"`
 		PerNet48PerHr  int           `mapstructure:"per_net48_per_hour"`
 		GlobalPerMin   int           `mapstructure:"global_per_minute"`
-		// Code checks per source (issue 13 #7).
+		// Code checks per source, never per number: a stranger cannot lock a
+		// number out.
 		VerifyPerIPPerHour  int `mapstructure:"verify_per_ip_per_hour"`
 		VerifyPerNetPerHour int `mapstructure:"verify_per_net_per_hour"`
 		VerifyPerNet48PerHr int `mapstructure:"verify_per_net48_per_hour"`
