@@ -38,7 +38,7 @@ func newRoot(out, logw io.Writer) *cobra.Command {
 	c := &cli{out: out, log: logw}
 	root := &cobra.Command{
 		Use:           "xszz",
-		Short:         "全国学生资助统一身份认证 (xszz): OpenID Connect provider and its tools",
+		Short:         "xszz: the identity provider, office system and data cockpit of national student aid, and their tools",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
