@@ -57,6 +57,8 @@ type sdkAuth struct {
 	log   *slog.Logger
 	now   func() time.Time
 	store web.SessionStore
+	// failPage answers a person whose sign-in failed (web.Config.ErrorPage).
+	failPage func(rw http.ResponseWriter, r *http.Request, status int, reason string)
 
 	mu   sync.Mutex
 	api  *guard.Guard // bearer tokens: grant and level required
@@ -65,8 +67,9 @@ type sdkAuth struct {
 	err  error // why web sign-in cannot work (no client secret)
 }
 
-func newSDKAuth(cfg Config, log *slog.Logger, now func() time.Time, store web.SessionStore) *sdkAuth {
-	return &sdkAuth{cfg: cfg, log: log, now: now, store: store}
+func newSDKAuth(cfg Config, log *slog.Logger, now func() time.Time, store web.SessionStore,
+	failPage func(rw http.ResponseWriter, r *http.Request, status int, reason string)) *sdkAuth {
+	return &sdkAuth{cfg: cfg, log: log, now: now, store: store, failPage: failPage}
 }
 
 // CookieKey derives the session cookie key from the client secret, so
@@ -108,6 +111,7 @@ func (a *sdkAuth) build(ctx context.Context) error {
 			ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret,
 			RedirectURL: a.cfg.URL + "/callback", PostLogoutRedirectURL: a.cfg.URL + "/",
 			Scopes: Scopes, CookieKey: key, CookieName: "xszz-cockpit", Store: a.store, Now: a.now,
+			ErrorPage: a.failPage,
 		})
 		if err != nil {
 			return fmt.Errorf("web sign-in: %w", err)

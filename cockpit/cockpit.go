@@ -101,7 +101,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, d: d, tree: tree, q: &dash.Queries{DB: d.DB, Tree: tree}, pages: pages}
-	s.auth = newSDKAuth(cfg, d.Log, d.Now, d.Sessions)
+	s.auth = newSDKAuth(cfg, d.Log, d.Now, d.Sessions, s.signInFailed)
 	return s, nil
 }
 

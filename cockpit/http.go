@@ -1,7 +1,6 @@
 package cockpit
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -79,48 +77,27 @@ func (s *Service) signInRoute(pick func(signInHandlers) http.HandlerFunc) echo.H
 	}
 }
 
-// callback finishes sign-in. The SDK answers a failed sign-in (expired,
-// refused at the IdP, a stale tab) with a line of English; people get a
-// page in Chinese with the way back in instead.
+// callback finishes sign-in; a failed one (expired, refused at the IdP,
+// a stale tab) is answered by signInFailed.
 func (s *Service) callback(c echo.Context) error {
 	a, err := s.auth.SignIn(c.Request().Context())
 	if err != nil {
 		return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "统一身份认证服务暂不可用，请稍后再试", Cause: err}
 	}
-	rec := &recorder{header: http.Header{}}
-	a.Callback(rec, c.Request())
-	if rec.status < http.StatusBadRequest {
-		h := c.Response().Header()
-		for k, v := range rec.header {
-			h[k] = v
-		}
-		c.Response().WriteHeader(rec.status)
-		_, err := c.Response().Write(rec.body.Bytes())
-		return err
-	}
-	s.d.Log.Info("cockpit: sign-in failed", "status", rec.status, "reason", strings.TrimSpace(rec.body.String()))
-	web.Render(c, s.pages, rec.status, "signin-failed.html", map[string]any{"Title": "登录未完成", "Site": site})
+	a.Callback(c.Response(), c.Request())
 	return nil
 }
 
-// recorder keeps an answer so it can be replaced before it is sent.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
+// signInFailed is the SDK's error page: people get a page in Chinese with
+// the way back in, the log the SDK's reason.
+func (s *Service) signInFailed(rw http.ResponseWriter, r *http.Request, status int, reason string) {
+	s.d.Log.InfoContext(r.Context(), "cockpit: sign-in failed", "status", status, "reason", reason)
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.WriteHeader(status)
+	if err := s.pages.ExecuteTemplate(rw, "signin-failed.html", map[string]any{"Title": "登录未完成", "Site": site}); err != nil {
+		s.d.Log.ErrorContext(r.Context(), "render page", "page", "signin-failed.html", "err", err)
 	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
 }
 
 // bearer admits API requests with an access token for the cockpit's
@@ -162,7 +139,9 @@ func asHTTP(err error) error {
 	case errors.Is(err, dash.ErrNoRegion), errors.Is(err, sqldb.ErrNotFound):
 		return web.Errorf(http.StatusNotFound, "not_found", "没有这个地区、看板或预警")
 	case errors.Is(err, dash.ErrBadInput):
-		return web.Errorf(http.StatusBadRequest, "invalid_request", err.Error())
+		// The cause names the parameter in English; the person gets a
+		// sentence and the log the detail.
+		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "参数无效：年度、学段或地区不在可选范围内", Cause: err}
 	}
 	return web.Internal(err)
 }

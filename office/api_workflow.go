@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +57,14 @@ const maxSubmission = submission.MaxImages*submission.MaxImageSize*4/3 + 512<<10
 func listQuery(c echo.Context) (workflow.Query, error) {
 	q := workflow.Query{Box: c.QueryParam("box"), OrgID: c.QueryParam("org")}
 	if st := strings.TrimSpace(c.QueryParam("state")); st != "" {
+		// Each state is a placeholder of the query: repeats add nothing,
+		// and no module has more than a handful of states.
 		q.States = strings.Split(st, ",")
+		slices.Sort(q.States)
+		q.States = slices.Compact(q.States)
+		if len(q.States) > 10 {
+			return q, badRequest("state 最多列出 10 个状态")
+		}
 	}
 	var err error
 	if q.Before, err = cursor(c, "before"); err != nil {

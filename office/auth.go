@@ -41,6 +41,7 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
 		RedirectURL: s.cfg.URL + "/callback", PostLogoutRedirectURL: s.cfg.URL + "/",
 		CookieKey: cookieKey(s.cfg), CookieName: "xszz-office", Store: s.sessions, Now: s.d.Now,
+		ErrorPage: s.signInFailed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("office: sign-in: %w", err)
@@ -52,6 +53,28 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 		p.Endpoints().TokenEndpoint, s.cfg.ClientID, s.cfg.ClientSecret)
 	s.rp = &relying{provider: p, auth: auth, guard: g, syncer: &directory.Syncer{Store: s.dir, Base: s.cfg.Issuer + "/scim/v2", Client: cc, Now: s.d.Now}}
 	return s.rp, nil
+}
+
+// signInFailed is the SDK's error page: a Chinese sentence for the person
+// (the shared error page leads back in through the home page), the SDK's
+// reason for the log.
+func (s *Service) signInFailed(rw http.ResponseWriter, r *http.Request, status int, reason string) {
+	s.d.Log.InfoContext(r.Context(), "office: sign-in failed", "status", status, "reason", reason)
+	msg := "登录未完成：本次登录已过期、被取消或未能完成，请重新登录"
+	switch status {
+	case http.StatusUnauthorized:
+		msg = "请先登录"
+	case http.StatusBadGateway:
+		msg = "统一身份认证服务暂不可用，请稍后再试"
+	case http.StatusServiceUnavailable:
+		msg = "暂时无法退出登录，请稍后重试"
+	}
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.WriteHeader(status)
+	if err := s.tmpl.ExecuteTemplate(rw, "error.html", map[string]any{"Title": "出错了", "Site": Site, "Message": msg}); err != nil {
+		s.d.Log.ErrorContext(r.Context(), "render page", "page", "error.html", "err", err)
+	}
 }
 
 // cookieKey seals the session cookie and the stored sessions: the

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -87,6 +88,9 @@ func (q *Query) Where(ctx context.Context, dir Units, v directory.Viewer, now ti
 	}
 	if q.OrgID != "" {
 		u, err := dir.Unit(ctx, q.OrgID)
+		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+			return "", nil, fmt.Errorf("list filter unit %q: %w", q.OrgID, err)
+		}
 		if err != nil || !(v.Covers(u.Path) || strings.HasPrefix(v.Path, u.Path)) {
 			return "", nil, web.Errorf(http.StatusNotFound, "not_found", "单位不存在或无权查看")
 		}

@@ -69,6 +69,12 @@ type Config struct {
 	// separate cookies by port, so relying parties sharing a host name
 	// (127.0.0.1:8081 and :8082 in development) need different names.
 	CookieName string
+	// ErrorPage answers a person whose sign-in, session check or sign-out
+	// failed: status and an English reason for logs (for example "sign-in
+	// expired or not started; please sign in again"), so the relying
+	// party can show its own page in its users' language with a way back
+	// in. Default: the reason as plain text.
+	ErrorPage func(rw http.ResponseWriter, r *http.Request, status int, reason string)
 	// Now is the clock. Default: the Provider's clock.
 	Now func() time.Time
 }
@@ -87,6 +93,7 @@ type Auth struct {
 	secure        bool
 	sessionCookie string
 	loginCookie   string
+	errorPage     func(rw http.ResponseWriter, r *http.Request, status int, reason string)
 	lifetime      time.Duration
 	loginPath     string
 	postLogout    string
@@ -150,6 +157,10 @@ func New(p *sdk.Provider, c *Config) (*Auth, error) {
 	w.idv = p.IDTokenVerifier(vc)
 	w.logout = p.LogoutTokenVerifier(vc)
 	w.sessionCookie, w.loginCookie = "xszz-session", "xszz-login"
+	w.errorPage = c.ErrorPage
+	if w.errorPage == nil {
+		w.errorPage = func(rw http.ResponseWriter, _ *http.Request, status int, reason string) { http.Error(rw, reason, status) }
+	}
 	if c.CookieName != "" {
 		if !validCookieName(c.CookieName) {
 			return nil, fmt.Errorf("%w: CookieName %q: use letters, digits, '-' and '_'", sdk.ErrInvalidConfig, c.CookieName)
@@ -218,7 +229,7 @@ func (w *Auth) ctx(ctx context.Context) context.Context {
 // return_to path given to Login.
 func (w *Auth) Callback(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
-	fail := func(status int, msg string) { http.Error(rw, msg, status) }
+	fail := func(status int, msg string) { w.errorPage(rw, r, status, msg) }
 	ck, err := r.Cookie(w.loginCookie)
 	if err != nil {
 		fail(http.StatusBadRequest, "sign-in expired or not started; please sign in again")
@@ -374,11 +385,11 @@ func (w *Auth) Require(next http.Handler) http.Handler {
 		case err == nil:
 			next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
 		case !errors.Is(err, ErrNoSession):
-			http.Error(rw, "sign-in service unavailable", http.StatusBadGateway)
+			w.errorPage(rw, r, http.StatusBadGateway, "sign-in service unavailable")
 		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			http.Redirect(rw, r, w.loginPath+"?return_to="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 		default:
-			http.Error(rw, "sign-in required", http.StatusUnauthorized)
+			w.errorPage(rw, r, http.StatusUnauthorized, "sign-in required")
 		}
 	})
 }
@@ -413,7 +424,7 @@ func (w *Auth) Logout(rw http.ResponseWriter, r *http.Request) {
 			}
 			if err := w.store.Delete(r.Context(), string(id)); err != nil {
 				// The session lives on: say so rather than pretend.
-				http.Error(rw, "could not end the session; please try again", http.StatusServiceUnavailable)
+				w.errorPage(rw, r, http.StatusServiceUnavailable, "could not end the session; please try again")
 				return
 			}
 		}

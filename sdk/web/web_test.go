@@ -336,3 +336,38 @@ func TestCookieNameKeepsRelyingPartiesOnOneHostApart(t *testing.T) {
 		}
 	}
 }
+
+// A relying party answers failed sign-ins with its own page (in its
+// users' language); the SDK hands it the status and its reason.
+func ExampleConfig_errorPage() {
+	_ = &Config{ErrorPage: func(rw http.ResponseWriter, r *http.Request, status int, reason string) {
+		rw.WriteHeader(status)
+		io.WriteString(rw, "登录未完成，请重新登录")
+	}}
+}
+
+func TestErrorPageAnswersFailedSignIns(t *testing.T) {
+	clk := sdktest.NewClock()
+	_, p := sdktest.Setup(t, clk)
+	var gotStatus int
+	var gotReason string
+	w, err := New(p, &Config{ClientID: "c", ClientSecret: "s", RedirectURL: "http://127.0.0.1:8081/callback", CookieKey: make([]byte, 32),
+		ErrorPage: func(rw http.ResponseWriter, _ *http.Request, status int, reason string) {
+			gotStatus, gotReason = status, reason
+			rw.WriteHeader(status)
+			io.WriteString(rw, "登录未完成")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	w.Callback(rec, httptest.NewRequest("GET", "/callback?code=x&state=y", nil))
+	if rec.Code != http.StatusBadRequest || rec.Body.String() != "登录未完成" || gotStatus != http.StatusBadRequest || gotReason == "" {
+		t.Fatalf("stale callback: %d %q (page got %d %q)", rec.Code, rec.Body.String(), gotStatus, gotReason)
+	}
+	rec = httptest.NewRecorder()
+	w.Require(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("POST", "/x", nil))
+	if rec.Code != http.StatusUnauthorized || rec.Body.String() != "登录未完成" {
+		t.Fatalf("a post without a session: %d %q", rec.Code, rec.Body.String())
+	}
+}
