@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,6 +103,25 @@ var flashes = map[string]string{
 }
 
 func flash(k string) string { return flashes[k] }
+
+// multipartForm returns the posted multipart form, or nil for a form
+// without files (urlencoded); a broken or oversized one is refused rather
+// than read as a form without attachments.
+func multipartForm(c echo.Context) (*multipart.Form, error) {
+	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		return nil, nil
+	}
+	form, err := c.MultipartForm()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, web.Errorf(http.StatusRequestEntityTooLarge, "too_large", "上传的内容过大")
+		}
+		return nil, &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "表单无效，请重新提交", Cause: err}
+	}
+	return form, nil
+}
 
 func back(c echo.Context, path, ok string) error {
 	if ok != "" {
@@ -283,7 +304,11 @@ func (s *Service) publishForm(c echo.Context) error {
 		return err
 	}
 	d := notice.Draft{Title: c.FormValue("title"), Body: c.FormValue("body"), Deadline: dl, RequireConfirm: c.FormValue("require_confirm") == "1", Target: readTarget(c)}
-	if form, err := c.MultipartForm(); err == nil {
+	form, err := multipartForm(c)
+	if err != nil {
+		return err
+	}
+	if form != nil {
 		for _, fh := range form.File["files"] {
 			if fh.Size == 0 {
 				continue

@@ -184,7 +184,11 @@ func (s *Service) wfNewPage(key string) echo.HandlerFunc {
 
 func (s *Service) submitForm(c echo.Context) error {
 	d := submission.Draft{Title: c.FormValue("title"), Body: c.FormValue("body"), To: c.FormValue("to")}
-	if form, err := c.MultipartForm(); err == nil {
+	form, err := multipartForm(c)
+	if err != nil {
+		return err
+	}
+	if form != nil {
 		for _, fh := range form.File["images"] {
 			if fh.Size == 0 {
 				continue

@@ -93,6 +93,9 @@ func (s Site) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r) // net/http's own signal to drop the connection
+				}
 				err = Internal(errors.New("panic in handler"))
 				s.Log.ErrorContext(c.Request().Context(), "panic in handler", "path", c.Path(), "panic", r)
 			}

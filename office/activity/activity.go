@@ -60,6 +60,7 @@ var Kinds = map[string]string{"meeting": "会议", "training": "培训", "exam":
 type Directory interface {
 	Unit(ctx context.Context, id string) (directory.Unit, error)
 	Units(ctx context.Context, ids []string) ([]directory.Unit, error)
+	CheckTarget(ctx context.Context, v directory.Viewer, t *directory.Target) error
 }
 
 // Service holds activities.
@@ -109,14 +110,7 @@ func (s *Service) check(ctx context.Context, v directory.Viewer, a *Activity) er
 	case a.SigninOpens.IsZero() || !a.SigninCloses.After(a.SigninOpens):
 		return bad("签到截止须晚于签到开始")
 	}
-	var units []directory.Unit
-	if a.Target.Kind == directory.TargetUnits {
-		var err error
-		if units, err = s.Dir.Units(ctx, a.Target.Units); err != nil {
-			return err
-		}
-	}
-	return a.Target.Check(v.Path, v.Level, units)
+	return s.Dir.CheckTarget(ctx, v, &a.Target)
 }
 
 // Create adds an activity held by the viewer's unit. Only admins create.

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -53,6 +54,26 @@ func DecodeTarget(kind, s string) Target {
 
 func invalid(msg string) error { return web.Errorf(http.StatusBadRequest, "invalid_request", msg) }
 
+// MaxTargetUnits bounds the units one notice or activity names.
+const MaxTargetUnits = 500
+
+// CheckTarget validates t for viewer v against the directory: it loads
+// the named units (after the count check, so a huge list costs nothing)
+// and applies Check.
+func (s *Store) CheckTarget(ctx context.Context, v Viewer, t *Target) error {
+	var units []Unit
+	if t.Kind == TargetUnits {
+		if len(t.Units) > MaxTargetUnits {
+			return invalid("请选择 1–500 个下级单位")
+		}
+		var err error
+		if units, err = s.Units(ctx, t.Units); err != nil {
+			return err
+		}
+	}
+	return t.Check(v.Path, v.Level, units)
+}
+
 // Check validates a target sent from the unit at fromPath (level
 // fromLevel): units must lie strictly below it and levels below its level.
 // units holds the chosen units as the directory knows them.
@@ -61,7 +82,7 @@ func (t *Target) Check(fromPath, fromLevel string, units []Unit) error {
 	case "", TargetSubtree:
 		t.Kind, t.Units, t.Levels = TargetSubtree, nil, nil
 	case TargetUnits:
-		if len(t.Units) == 0 || len(t.Units) > 500 {
+		if len(t.Units) == 0 || len(t.Units) > MaxTargetUnits {
 			return invalid("请选择 1–500 个下级单位")
 		}
 		if len(units) != len(t.Units) {

@@ -65,6 +65,7 @@ type Draft struct {
 type Directory interface {
 	Unit(ctx context.Context, id string) (directory.Unit, error)
 	Units(ctx context.Context, ids []string) ([]directory.Unit, error)
+	CheckTarget(ctx context.Context, v directory.Viewer, t *directory.Target) error
 	Children(ctx context.Context, id string) ([]directory.Unit, error)
 }
 
@@ -129,14 +130,7 @@ func (s *Service) checkDraft(d *Draft, forward bool) error {
 }
 
 func (s *Service) checkTarget(ctx context.Context, v directory.Viewer, t *directory.Target) error {
-	var units []directory.Unit
-	if t.Kind == directory.TargetUnits {
-		var err error
-		if units, err = s.Dir.Units(ctx, t.Units); err != nil {
-			return err
-		}
-	}
-	return t.Check(v.Path, v.Level, units)
+	return s.Dir.CheckTarget(ctx, v, t)
 }
 
 // Publish sends a new notice from the viewer's unit. Only admins publish.
