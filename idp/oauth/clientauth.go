@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -96,8 +97,11 @@ func (a clientAuthenticator) authenticate(ctx context.Context, r *http.Request, 
 		return nil, fosite.ErrInvalidClient.WithHint("The request carries no client id.")
 	}
 	fc, err := a.clients.GetClient(ctx, id)
-	if err != nil {
+	if errors.Is(err, fosite.ErrNotFound) {
 		return nil, fosite.ErrInvalidClient.WithWrap(err).WithDebug(err.Error())
+	}
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	cl, ok := fc.(*client.Client)
 	if !ok || !cl.AcceptsAuthMethod(method) {

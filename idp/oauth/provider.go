@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/xszz/xszz/idp/client"
 	"github.com/xszz/xszz/idp/oauthstore"
+	"github.com/xszz/xszz/internal/sqldb"
 )
 
 // Config holds the protocol settings.
@@ -77,8 +79,13 @@ type clientGetter struct{ clients *client.Store }
 
 func (c clientGetter) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	cl, err := c.clients.Get(ctx, id)
-	if err != nil {
+	if errors.Is(err, sqldb.ErrNotFound) {
 		return nil, fosite.ErrNotFound.WithWrap(err)
+	}
+	if err != nil {
+		// Not "no such client": an outage must not read as a deleted
+		// client (whose tokens would then all be inactive).
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	return cl, nil
 }

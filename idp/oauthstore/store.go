@@ -42,6 +42,13 @@ const (
 // endpoint answers invalid_grant for it.
 var ErrCodeRace = errors.New("authorization code redeemed concurrently")
 
+// ErrStorage marks a lookup that failed for want of the database, not for
+// want of the row. Fosite turns every lookup error into a refusal of the
+// token; callers that must not answer "inactive" or "invalid" for an
+// outage (introspection, userinfo) test for it with errors.Is, which sees
+// through fosite's wrapping.
+var ErrStorage = errors.New("oauth storage unavailable")
+
 // Clients looks up registered clients.
 type Clients interface {
 	GetClient(ctx context.Context, id string) (fosite.Client, error)
@@ -225,7 +232,7 @@ func (s *Store) load(ctx context.Context, kind, signature string) (string, bool,
 		return "", false, fosite.ErrNotFound
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("load %s: %w", kind, err)
+		return "", false, fmt.Errorf("load %s: %w: %w", kind, ErrStorage, err)
 	}
 	if memo != nil {
 		memo.mu.Lock()
@@ -281,7 +288,7 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 		return nil, false, fosite.ErrNotFound
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("client of %s: %w: %w", kind, ErrStorage, err)
 	}
 	req := &fosite.Request{
 		ID:                r.ID,

@@ -213,3 +213,53 @@ func TestUserinfoWithoutToken(t *testing.T) {
 		}
 	})
 }
+
+// A database outage is not an inactive token: introspection and userinfo
+// answer server_error in their own JSON format (a resource server would
+// otherwise cache "inactive" and sign the person out), whatever the
+// client's Accept header.
+func TestAnOutageIsNotAnInactiveToken(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		e := start(t, db)
+		post := func(path string, form url.Values, bearer string) (*http.Response, map[string]any) {
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Accept", "text/html")
+			if bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+bearer)
+			} else {
+				req.SetBasicAuth(url.QueryEscape(e.clientID), url.QueryEscape(e.clientSecret))
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatalf("%s: not JSON: %v", path, err)
+			}
+			return resp, out
+		}
+		resp, tok := post(oauth.PathToken, url.Values{"grant_type": {"client_credentials"}}, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("token: %d %v", resp.StatusCode, tok)
+		}
+		at, _ := tok["access_token"].(string)
+		if resp, out := post(oauth.PathIntrospect, url.Values{"token": {at}}, ""); resp.StatusCode != http.StatusOK || out["active"] != true {
+			t.Fatalf("introspection before the outage: %d %v", resp.StatusCode, out)
+		}
+
+		if _, err := db.ExecContext(context.Background(), `ALTER TABLE oauth_requests RENAME TO oauth_requests_gone`); err != nil {
+			t.Fatal(err)
+		}
+		resp, out := post(oauth.PathIntrospect, url.Values{"token": {at}}, "")
+		if resp.StatusCode != http.StatusInternalServerError || out["error"] != "server_error" {
+			t.Fatalf("introspection during an outage: %d %v, want 500 server_error", resp.StatusCode, out)
+		}
+		resp, out = post(oauth.PathUserinfo, url.Values{}, at)
+		if resp.StatusCode != http.StatusInternalServerError || out["error"] != "server_error" {
+			t.Fatalf("userinfo during an outage: %d %v, want 500 server_error", resp.StatusCode, out)
+		}
+	})
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/xszz/xszz/idp/oauth"
 	"github.com/xszz/xszz/idp/oauthstore"
 	"github.com/xszz/xszz/internal/sqldb"
-	"github.com/xszz/xszz/internal/web"
 )
 
 // userScopes only make sense with a person behind the token.
@@ -192,8 +191,10 @@ func (s *Protocol) introspect(c echo.Context) error {
 	}
 	use, ar, err := s.Provider.IntrospectToken(ctx, tok, fosite.TokenUse(r.PostForm.Get("token_type_hint")), oauth.NewSession())
 	if err != nil {
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			return web.Internal(err)
+		// An outage is not an inactive token: a resource server would
+		// cache that answer and sign the person out.
+		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 || errors.Is(err, oauthstore.ErrStorage) {
+			return s.serverError(c, err)
 		}
 		return inactive()
 	}
@@ -216,7 +217,7 @@ func (s *Protocol) introspect(c echo.Context) error {
 	if sub != "" && sub != issuedTo {
 		id, err := s.Identities.Identity(ctx, sub)
 		if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
-			return web.Internal(err)
+			return s.serverError(c, err)
 		}
 		if err != nil || !id.Account.Active() {
 			return inactive()
@@ -259,10 +260,19 @@ func (s *Protocol) introspect(c echo.Context) error {
 // clientError answers a refused introspection or revocation request in
 // RFC 6749 §5.2's form: a failed client authentication is 401, with a
 // Basic challenge when the client tried Basic.
+// serverError answers a client of the protocol endpoints in their own
+// format (RFC 6749 §5.2's server_error) whatever its Accept header says,
+// and logs the cause.
+func (s *Protocol) serverError(c echo.Context, err error) error {
+	s.Log.ErrorContext(c.Request().Context(), "request failed", "path", c.Path(), "err", err)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "the server could not answer; try again"})
+}
+
 func (s *Protocol) clientError(c echo.Context, err error) error {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
-		return web.Internal(err)
+		return s.serverError(c, err)
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
@@ -303,11 +313,19 @@ func (s *Protocol) userinfo(c echo.Context) error {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="xszz"`)
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "no access token"})
 	}
+	// Access tokens are JWTs; anything else (a refresh token, garbage)
+	// is refused here, before fosite looks it up as each kind of token.
+	if strings.Count(tok, ".") != 2 {
+		return bearerError(c, http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired")
+	}
 	use, ar, err := s.Provider.IntrospectToken(ctx, tok, fosite.AccessToken, oauth.NewSession(), "openid")
 	if err == nil && use != fosite.AccessToken {
 		// The token type is only a hint to fosite, which falls back to
 		// refresh tokens; a refresh token is no bearer credential.
 		err = fosite.ErrRequestUnauthorized
+	}
+	if errors.Is(err, oauthstore.ErrStorage) {
+		return s.serverError(c, err)
 	}
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
@@ -318,6 +336,9 @@ func (s *Protocol) userinfo(c echo.Context) error {
 	}
 	sub := ar.GetSession().GetSubject()
 	id, err := s.Identities.Identity(ctx, sub)
+	if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
+		return s.serverError(c, err) // an outage must not sign relying parties' users out
+	}
 	if err != nil || !id.Account.Active() {
 		return bearerError(c, http.StatusUnauthorized, "invalid_token", "the account is disabled")
 	}
