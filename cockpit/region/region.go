@@ -22,12 +22,13 @@
 package region
 
 import (
-	"embed"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/xszz/xszz/internal/divisions"
 )
 
 // Level is a node's place in the reporting tree.
@@ -100,38 +101,19 @@ type Tree struct {
 	Planned []*Node
 }
 
-//go:embed data/*.csv
-var data embed.FS
-
 var placeholders = map[string]bool{"市辖区": true, "县": true, "省直辖县级行政区划": true, "自治区直辖县级行政区划": true}
 
 // Load builds the tree from the embedded reference data.
 func Load() (*Tree, error) {
-	read := func(name string) ([][]string, error) {
-		f, err := data.Open("data/" + name)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", name, err)
-		}
-		defer f.Close()
-		r := csv.NewReader(f)
-		rows, err := r.ReadAll()
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if len(rows) == 0 {
-			return nil, fmt.Errorf("read %s: empty", name)
-		}
-		return rows[1:], nil
-	}
-	provs, err := read("provinces.csv")
+	provs, err := divisions.Provinces()
 	if err != nil {
 		return nil, err
 	}
-	cities, err := read("cities.csv")
+	cities, err := divisions.Cities()
 	if err != nil {
 		return nil, err
 	}
-	counties, err := read("counties.csv")
+	counties, err := divisions.Counties()
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +127,7 @@ func Load() (*Tree, error) {
 	}
 	var planned []string
 	for _, p := range provs {
-		code, name := p[0], p[1]
+		code, name := p.Code, p.Name
 		if !strings.HasSuffix(code, "0000") {
 			planned = append(planned, code) // a 计划单列市: a city below, marked later
 			continue
@@ -161,7 +143,7 @@ func Load() (*Tree, error) {
 	// cityOf maps an NBS city code to the node its counties report to.
 	cityOf := map[string]*Node{}
 	for _, c := range cities {
-		code, name, prov := c[0], c[1], c[2]
+		code, name, prov := c.Code, c.Name, c.Parent
 		pn := t.byCode[prov]
 		if pn == nil {
 			return nil, fmt.Errorf("city %s: unknown province %s", code, prov)
@@ -179,7 +161,7 @@ func Load() (*Tree, error) {
 		cityOf[code] = n
 	}
 	for _, c := range counties {
-		code, name, city := c[0], c[1], c[2]
+		code, name, city := c.Code, c.Name, c.Parent
 		parent := cityOf[city]
 		if parent == nil {
 			return nil, fmt.Errorf("county %s: unknown city %s", code, city)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/xszz/xszz/idp/account"
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/org/data"
+	"github.com/xszz/xszz/internal/divisions"
 	"github.com/xszz/xszz/internal/sqldb"
 )
 
@@ -95,15 +95,15 @@ var counties = []struct {
 
 // tree lists the demo's units from the top down, parents first.
 func tree() ([]unit, error) {
-	cities, err := data.Cities()
+	cities, err := divisions.Cities()
 	if err != nil {
 		return nil, err
 	}
-	all, err := data.Counties()
+	all, err := divisions.Counties()
 	if err != nil {
 		return nil, err
 	}
-	countyNames := map[string]data.Division{}
+	countyNames := map[string]divisions.Division{}
 	for _, c := range all {
 		countyNames[c.Code] = c
 	}

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/xszz/xszz/idp/org/data"
+	"github.com/xszz/xszz/internal/divisions"
 )
 
 // plannedCities are the five 计划单列市 of provinces.csv.
@@ -19,7 +19,7 @@ const corpsID = "660000"
 // province-level units of provinces.csv, each named after its student-aid
 // management centre.
 func SeedOrgs() ([]Org, error) {
-	provs, err := data.Provinces()
+	provs, err := divisions.Provinces()
 	if err != nil {
 		return nil, fmt.Errorf("seed orgs: %w", err)
 	}

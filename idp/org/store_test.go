@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/org/data"
+	"github.com/xszz/xszz/internal/divisions"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/internal/sqldb/sqldbtest"
 )
@@ -18,7 +18,7 @@ import (
 func TestSeed(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		f := newFixture(t, db) // seeds once
-		provs, err := data.Provinces()
+		provs, err := divisions.Provinces()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"github.com/xszz/xszz/idp/org"
-	"github.com/xszz/xszz/idp/org/data"
+	"github.com/xszz/xszz/internal/divisions"
 )
 
 // Options shape a generated file.
@@ -107,15 +107,15 @@ func Rows(opt Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	provs, err := data.Provinces()
+	provs, err := divisions.Provinces()
 	if err != nil {
 		return nil, err
 	}
-	cities, err := data.Cities()
+	cities, err := divisions.Cities()
 	if err != nil {
 		return nil, err
 	}
-	counties, err := data.Counties()
+	counties, err := divisions.Counties()
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,9 @@
-// Package data holds the reference divisions the organisation tree is
-// built from: the province-level units the tree is seeded with, and the
-// prefecture- and county-level divisions used to generate realistic
-// test files. The CSV files are copies of shared/data (see README.md for
+// Package divisions holds China's administrative divisions (GB/T 2260)
+// that the IdP's organisation tree (seeded with the province-level units,
+// test files generated from the rest) and the cockpit's region tree are
+// built from. The CSV files are copies of shared/data (see README.md for
 // their provenance) embedded so the binary needs nothing beside it.
-package data
+package divisions
 
 import (
 	"bytes"
