@@ -3,7 +3,7 @@ package account
 import (
 	"sync"
 
-	"github.com/xszz/xszz/idp/seal"
+	"github.com/xszz/xszz/internal/seal"
 )
 
 // Sealer encrypts phone numbers and computes their blind index, as the

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xszz/xszz/idp/seal"
+	"github.com/xszz/xszz/internal/seal"
 )
 
 // ErrInvalid is any malformed number; UserMessage says it in Chinese.

@@ -5,15 +5,12 @@
 // sdk/web.SessionStore.
 //
 // A session holds the person's access and refresh tokens, so a row is
-// sealed (AES-256-GCM, bound to its row) and keyed by a hash of the session
-// id: a copy of the table opens no session and yields no token.
+// sealed (internal/seal: AES-256-GCM, bound to its row) and keyed by a hash
+// of the session id: a copy of the table opens no session and yields no token.
 package rpsession
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -22,6 +19,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xszz/xszz/internal/seal"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/sdk/web"
 )
@@ -31,9 +29,13 @@ import (
 type Store struct {
 	db    *sqldb.DB
 	table string
-	aead  cipher.AEAD
+	seal  *seal.Sealer
 	now   func() time.Time
 }
+
+// keyID is stored nowhere: a rotated cookie key ends every session, as it
+// ends every cookie.
+const keyID = "cookie"
 
 var _ web.SessionStore = (*Store)(nil)
 
@@ -44,21 +46,14 @@ func New(db *sqldb.DB, table string, key []byte, now func() time.Time) (*Store, 
 			return nil, fmt.Errorf("rpsession: table %q: want lower-case letters and _", table)
 		}
 	}
-	if len(key) != 32 {
-		return nil, fmt.Errorf("rpsession: key must be 32 bytes, got %d", len(key))
-	}
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("rpsession: %w", err)
-	}
-	aead, err := cipher.NewGCM(b)
+	sl, err := seal.New(table, keyID, key, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rpsession: %w", err)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, table: table, aead: aead, now: now}, nil
+	return &Store{db: db, table: table, seal: sl, now: now}, nil
 }
 
 func rowID(id string) string {
@@ -66,27 +61,22 @@ func rowID(id string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (s *Store) seal(row string, v *web.Session) ([]byte, error) {
+func (s *Store) sealSession(row string, v *web.Session) ([]byte, error) {
 	plain, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode session: %w", err)
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	rand.Read(nonce) // never fails (crypto/rand)
-	return s.aead.Seal(nonce, nonce, plain, []byte(s.table+"\x00"+row)), nil
+	sealed, _ := s.seal.Seal(row, string(plain))
+	return sealed, nil
 }
 
 func (s *Store) open(row string, sealed []byte) (*web.Session, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() {
-		return nil, errors.New("sealed session too short")
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(s.table+"\x00"+row))
+	plain, err := s.seal.Open(row, keyID, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("open session: %w", err)
+		return nil, err
 	}
 	var v web.Session
-	if err := json.Unmarshal(plain, &v); err != nil {
+	if err := json.Unmarshal([]byte(plain), &v); err != nil {
 		return nil, fmt.Errorf("decode session: %w", err)
 	}
 	return &v, nil
@@ -115,7 +105,7 @@ func (s *Store) Load(ctx context.Context, id string) (*web.Session, error) {
 // refreshed session.
 func (s *Store) Save(ctx context.Context, v *web.Session) error {
 	row := rowID(v.ID)
-	data, err := s.seal(row, v)
+	data, err := s.sealSession(row, v)
 	if err != nil {
 		return err
 	}

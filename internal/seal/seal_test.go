@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xszz/xszz/idp/seal"
+	"github.com/xszz/xszz/internal/seal"
 )
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
