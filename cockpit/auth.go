@@ -2,8 +2,6 @@ package cockpit
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/xszz/xszz/cockpit/dash"
 	"github.com/xszz/xszz/cockpit/region"
+	"github.com/xszz/xszz/internal/rpsession"
 	"github.com/xszz/xszz/sdk"
 	"github.com/xszz/xszz/sdk/guard"
 	"github.com/xszz/xszz/sdk/introspect"
@@ -72,12 +71,8 @@ func newSDKAuth(cfg Config, log *slog.Logger, now func() time.Time, store web.Se
 	return &sdkAuth{cfg: cfg, log: log, now: now, store: store, failPage: failPage}
 }
 
-// CookieKey derives the session cookie key from the client secret, so
-// every replica of the cockpit shares it without a setting of its own,
-// and rotating the secret ends every session.
-func CookieKey(clientSecret string) ([]byte, error) {
-	return hkdf.Key(sha256.New, []byte(clientSecret), nil, "xszz cockpit session cookie v1", 32)
-}
+// CookieKey is the cockpit's cookie key (rpsession.Key).
+func CookieKey(clientSecret string) ([]byte, error) { return rpsession.Key(clientSecret, "cockpit") }
 
 func (a *sdkAuth) build(ctx context.Context) error {
 	a.mu.Lock()

@@ -2,13 +2,12 @@ package office
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 
 	"golang.org/x/oauth2"
 
+	"github.com/xszz/xszz/internal/rpsession"
 	"github.com/xszz/xszz/internal/web"
 	"github.com/xszz/xszz/office/directory"
 	"github.com/xszz/xszz/sdk"
@@ -37,10 +36,14 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 	if err != nil {
 		return nil, fmt.Errorf("office: discover %s: %w", s.cfg.Issuer, err)
 	}
+	key, err := cookieKey(s.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("office: cookie key: %w", err)
+	}
 	auth, err := sdkweb.New(p, &sdkweb.Config{
 		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
 		RedirectURL: s.cfg.URL + "/callback", PostLogoutRedirectURL: s.cfg.URL + "/",
-		CookieKey: cookieKey(s.cfg), CookieName: "xszz-office", Store: s.sessions, Now: s.d.Now,
+		CookieKey: key, CookieName: "xszz-office", Store: s.sessions, Now: s.d.Now,
 		ErrorPage: s.signInFailed,
 	})
 	if err != nil {
@@ -78,15 +81,13 @@ func (s *Service) signInFailed(rw http.ResponseWriter, r *http.Request, status i
 }
 
 // cookieKey seals the session cookie and the stored sessions: the
-// configured key, or one derived from the client secret, which every
+// configured key, or rpsession.Key of the client secret, which every
 // replica shares.
-func cookieKey(cfg Config) []byte {
+func cookieKey(cfg Config) ([]byte, error) {
 	if len(cfg.CookieKey) != 0 {
-		return cfg.CookieKey
+		return cfg.CookieKey, nil
 	}
-	m := hmac.New(sha256.New, []byte(cfg.ClientSecret))
-	m.Write([]byte("xszz/office/cookie"))
-	return m.Sum(nil)
+	return rpsession.Key(cfg.ClientSecret, "office")
 }
 
 // viewerFrom turns verified claims into the viewer every rule is decided

@@ -121,7 +121,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	dir := directory.NewStore(d.DB)
-	sessions, err := rpsession.New(d.DB, "office_web_sessions", cookieKey(cfg), d.Now)
+	key, err := cookieKey(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("office: cookie key: %w", err)
+	}
+	sessions, err := rpsession.New(d.DB, "office_web_sessions", key, d.Now)
 	if err != nil {
 		return nil, fmt.Errorf("office: %w", err)
 	}

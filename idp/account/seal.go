@@ -12,7 +12,7 @@ import (
 // only through a keyed HMAC of it.
 type Sealer = seal.Sealer
 
-// NewSealer returns the phone numbers' Sealer (idp/seal) encrypting with
+// NewSealer returns the phone numbers' Sealer (internal/seal) encrypting with
 // key under keyID; old keys, by id, read rows sealed before a rotation.
 // indexKey keys the blind index and must never change without recomputing
 // every index.

@@ -84,7 +84,7 @@ func Mask(n string) string {
 }
 
 // Sealer encrypts resident ID numbers and computes their blind index
-// (idp/seal); the account id is the additional data.
+// (internal/seal); the account id is the additional data.
 type Sealer = seal.Sealer
 
 // NewSealer returns the resident ID numbers' Sealer, encrypting with key

@@ -11,6 +11,7 @@ package rpsession
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -38,6 +39,14 @@ type Store struct {
 const keyID = "cookie"
 
 var _ web.SessionStore = (*Store)(nil)
+
+// Key derives a relying party's cookie key (which seals the session cookie
+// and the stored sessions) from its client secret, so every replica shares
+// it without a setting of its own and rotating the secret ends every
+// session. part names the relying party ("office", "cockpit").
+func Key(clientSecret, part string) ([]byte, error) {
+	return hkdf.Key(sha256.New, []byte(clientSecret), nil, "xszz "+part+" session cookie v1", 32)
+}
 
 // New returns a store on table, sealing rows with key (32 bytes).
 func New(db *sqldb.DB, table string, key []byte, now func() time.Time) (*Store, error) {
