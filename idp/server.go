@@ -98,6 +98,7 @@ type Keyset interface {
 // Identities resolves accounts into token claims.
 type Identities interface {
 	Identity(ctx context.Context, accountID string) (*Identity, error)
+	Active(ctx context.Context, accountID string) (bool, error)
 }
 
 // Challenger checks a human-verification answer before an SMS code is

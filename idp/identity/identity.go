@@ -43,6 +43,16 @@ type Directory struct {
 	Grants   GrantLister // nil: no grants
 }
 
+// Active reports whether the account may still use its tokens, with the
+// one query introspection needs (no org claim, no grants).
+func (d *Directory) Active(ctx context.Context, accountID string) (bool, error) {
+	a, err := d.Accounts.Get(ctx, accountID)
+	if err != nil {
+		return false, err
+	}
+	return a.Active(), nil
+}
+
 // Identity loads the identity of an account.
 func (d *Directory) Identity(ctx context.Context, accountID string) (*Identity, error) {
 	a, err := d.Accounts.Get(ctx, accountID)

@@ -35,6 +35,8 @@ type Clients interface {
 // Identities resolves accounts into token claims.
 type Identities interface {
 	Identity(ctx context.Context, accountID string) (*identity.Identity, error)
+	// Active is the account's status alone, for introspection.
+	Active(ctx context.Context, accountID string) (bool, error)
 }
 
 // Browser finds the signed-in person of a request; idpweb.Browser

@@ -215,11 +215,11 @@ func (s *Protocol) introspect(c echo.Context) error {
 	}
 	sub := ar.GetSession().GetSubject()
 	if sub != "" && sub != issuedTo {
-		id, err := s.Identities.Identity(ctx, sub)
+		active, err := s.Identities.Active(ctx, sub)
 		if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
 			return s.serverError(c, err)
 		}
-		if err != nil || !id.Account.Active() {
+		if err != nil || !active {
 			return inactive()
 		}
 	}
