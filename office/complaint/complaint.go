@@ -452,17 +452,5 @@ func (s *Service) Pending(ctx context.Context, v directory.Viewer) (handle, over
 // WriteCSV exports the viewer's subtree (admins), filtered as q, with
 // hidden names hidden.
 func (s *Service) WriteCSV(ctx context.Context, v directory.Viewer, q workflow.Query, w io.Writer) error {
-	q.Box, q.Limit = workflow.BoxSubtree, workflow.MaxLimit
-	return workflow.WriteCSV(ctx, v, Machine, w, func(ctx context.Context, before int64) ([]*workflow.Item, error) {
-		q.Before = before
-		cs, err := s.List(ctx, v, q)
-		if err != nil {
-			return nil, err
-		}
-		items := make([]*workflow.Item, len(cs))
-		for i, c := range cs {
-			items[i] = &c.Item
-		}
-		return items, nil
-	}, nil)
+	return workflow.Export(ctx, v, Machine, q, w, s.List, func(x *Complaint) *workflow.Item { return &x.Item })
 }

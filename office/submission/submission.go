@@ -485,17 +485,5 @@ func (s *Service) Pending(ctx context.Context, v directory.Viewer) (review, retu
 
 // WriteCSV exports the viewer's subtree (admins), filtered as q.
 func (s *Service) WriteCSV(ctx context.Context, v directory.Viewer, q workflow.Query, w io.Writer) error {
-	q.Box, q.Limit = workflow.BoxSubtree, workflow.MaxLimit
-	return workflow.WriteCSV(ctx, v, Machine, w, func(ctx context.Context, before int64) ([]*workflow.Item, error) {
-		q.Before = before
-		subs, err := s.List(ctx, v, q)
-		if err != nil {
-			return nil, err
-		}
-		items := make([]*workflow.Item, len(subs))
-		for i, sub := range subs {
-			items[i] = &sub.Item
-		}
-		return items, nil
-	}, nil)
+	return workflow.Export(ctx, v, Machine, q, w, s.List, func(x *Submission) *workflow.Item { return &x.Item })
 }

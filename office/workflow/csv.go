@@ -17,6 +17,26 @@ var cst = time.FixedZone("CST", 8*3600)
 // Pager returns the next page of a list after before (0: the first).
 type Pager func(ctx context.Context, before int64) ([]*Item, error)
 
+// Export writes the subtree's items of one module as CSV for admins:
+// list reads a page of the module's items for q, and item gives each
+// one's shared fields.
+func Export[T any](ctx context.Context, v directory.Viewer, m Machine, q Query, w io.Writer,
+	list func(ctx context.Context, v directory.Viewer, q Query) ([]T, error), item func(T) *Item) error {
+	q.Box, q.Limit = BoxSubtree, MaxLimit
+	return WriteCSV(ctx, v, m, w, func(ctx context.Context, before int64) ([]*Item, error) {
+		q.Before = before
+		xs, err := list(ctx, v, q)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]*Item, len(xs))
+		for i, x := range xs {
+			items[i] = item(x)
+		}
+		return items, nil
+	}, nil)
+}
+
 // WriteCSV writes a subtree's items, page by page, for admins.
 func WriteCSV(ctx context.Context, v directory.Viewer, m Machine, w io.Writer, next Pager, hide func(*Item) bool) error {
 	if !v.Admin() {
