@@ -159,7 +159,9 @@ func New(p *sdk.Provider, c *Config) (*Auth, error) {
 	w.sessionCookie, w.loginCookie = "xszz-session", "xszz-login"
 	w.errorPage = c.ErrorPage
 	if w.errorPage == nil {
-		w.errorPage = func(rw http.ResponseWriter, _ *http.Request, status int, reason string) { http.Error(rw, reason, status) }
+		w.errorPage = func(rw http.ResponseWriter, _ *http.Request, status int, reason string) {
+			http.Error(rw, reason, status)
+		}
 	}
 	if c.CookieName != "" {
 		if !validCookieName(c.CookieName) {
