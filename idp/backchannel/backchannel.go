@@ -57,6 +57,7 @@ type Notifier struct {
 
 type job struct {
 	clientID, sub, sid string
+	at                 time.Time // when the person was signed out
 	attempt            int
 }
 
@@ -87,7 +88,7 @@ func New(cfg Config, signer Signer, clients Clients, httpClient *http.Client, no
 func (n *Notifier) Notify(ctx context.Context, clientIDs []string, sub, sid string) {
 	for _, id := range clientIDs {
 		select {
-		case n.jobs <- job{clientID: id, sub: sub, sid: sid}:
+		case n.jobs <- job{clientID: id, sub: sub, sid: sid, at: n.now()}:
 		default:
 			n.log.WarnContext(ctx, "back-channel logout queue full; dropped", "client_id", id)
 		}
@@ -108,7 +109,7 @@ func (n *Notifier) work(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-n.jobs:
-			err := n.Deliver(ctx, j.clientID, j.sub, j.sid)
+			err := n.deliver(ctx, j)
 			if err == nil || err == errNoURI {
 				continue
 			}
@@ -131,8 +132,18 @@ func (n *Notifier) work(ctx context.Context) {
 
 var errNoURI = fmt.Errorf("client has no back-channel logout URI")
 
-// Deliver signs and posts one logout token (Back-Channel Logout §2.4–2.5).
+// Deliver signs and posts one logout token (Back-Channel Logout §2.4–2.5)
+// for a sign-out happening now.
 func (n *Notifier) Deliver(ctx context.Context, clientID, sub, sid string) error {
+	return n.deliver(ctx, job{clientID: clientID, sub: sub, sid: sid, at: n.now()})
+}
+
+// deliver posts j's logout token. Its iat is the time of the sign-out,
+// however late a retry comes, so the relying party can tell the sessions
+// it ends (begun by then) from those begun since (sdk/web keeps those);
+// exp counts from the signing.
+func (n *Notifier) deliver(ctx context.Context, j job) error {
+	clientID, sub, sid := j.clientID, j.sub, j.sid
 	cl, err := n.clients.Get(ctx, clientID)
 	if err != nil {
 		return fmt.Errorf("load client %q: %w", clientID, err)
@@ -146,7 +157,7 @@ func (n *Notifier) Deliver(ctx context.Context, clientID, sub, sid string) error
 	}
 	now := n.now()
 	claims := map[string]any{
-		"iss": n.cfg.Issuer, "aud": cl.ID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"iss": n.cfg.Issuer, "aud": cl.ID, "iat": j.at.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
 		"jti":    base64.RawURLEncoding.EncodeToString(jti[:]),
 		"events": map[string]any{Event: map[string]any{}},
 	}

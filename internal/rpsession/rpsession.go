@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/xszz/xszz/internal/seal"
@@ -26,7 +27,8 @@ import (
 )
 
 // Store is a SessionStore on one table of a part's schema, with the
-// columns id, sub, sid, expires_at and data (see the parts' migrations).
+// columns id, sub, sid, created_at, expires_at and data (see the parts'
+// migrations).
 type Store struct {
 	db    *sqldb.DB
 	table string
@@ -118,9 +120,10 @@ func (s *Store) Save(ctx context.Context, v *web.Session) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO `+s.table+` (id, sub, sid, expires_at, data) VALUES ($1, $2, $3, $4, $5)
+	// created_at is the session's start and stays as first written.
+	_, err = s.db.ExecContext(ctx, `INSERT INTO `+s.table+` (id, sub, sid, created_at, expires_at, data) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, sid = excluded.sid, expires_at = excluded.expires_at, data = excluded.data`,
-		row, v.Subject, v.SID, v.Expires.Unix(), data)
+		row, v.Subject, v.SID, v.Created.Unix(), v.Expires.Unix(), data)
 	if err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
@@ -136,18 +139,24 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 }
 
 // EndSessions implements web.SessionStore.
-func (s *Store) EndSessions(ctx context.Context, sub, sid string) (int, error) {
+func (s *Store) EndSessions(ctx context.Context, sub, sid string, issued time.Time) (int, error) {
+	if sub == "" && sid == "" {
+		return 0, nil
+	}
+	// A zero issued ends every matching session, whenever it began.
+	by := int64(math.MaxInt64)
+	if !issued.IsZero() {
+		by = issued.Unix()
+	}
 	var res sql.Result
 	var err error
 	switch {
-	case sub == "" && sid == "":
-		return 0, nil
 	case sid == "":
-		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sub = $1`, sub)
+		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sub = $1 AND created_at <= $2`, sub, by)
 	case sub == "":
-		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sid = $1`, sid)
+		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sid = $1 AND created_at <= $2`, sid, by)
 	default:
-		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sub = $1 AND sid = $2`, sub, sid)
+		res, err = s.db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE sub = $1 AND sid = $2 AND created_at <= $3`, sub, sid, by)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("end sessions: %w", err)

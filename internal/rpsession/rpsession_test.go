@@ -75,20 +75,33 @@ func TestSessionsSurviveInTheDatabaseSealed(t *testing.T) {
 		}
 
 		// Back-channel logout by sid, then by subject.
-		if n, err := s.EndSessions(ctx, "", "s2"); err != nil || n != 1 {
+		if n, err := s.EndSessions(ctx, "", "s2", now); err != nil || n != 1 {
 			t.Fatalf("end by sid: %d, %v", n, err)
 		}
-		if n, err := s.EndSessions(ctx, "u1", ""); err != nil || n != 1 {
-			t.Fatalf("end by subject: %d, %v", n, err)
+		// A logout issued before a session began (a delivery retried late)
+		// leaves it alone; one of the same second ends it.
+		later := mk("d", "u1", "s4")
+		later.Created = now.Add(time.Second)
+		if err := s.Save(ctx, later); err != nil {
+			t.Fatal(err)
 		}
-		if n, _ := s.EndSessions(ctx, "", ""); n != 0 {
+		if n, err := s.EndSessions(ctx, "u1", "", now.Add(999*time.Millisecond)); err != nil || n != 1 {
+			t.Fatalf("end by subject: %d, %v (want only the session begun before the logout)", n, err)
+		}
+		if n, _ := s.EndSessions(ctx, "", "", time.Time{}); n != 0 {
 			t.Fatalf("an empty logout ended %d sessions", n)
 		}
-		for id, want := range map[string]bool{"a": false, "b": false, "c": true} {
+		for id, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true} {
 			_, err := s.Load(ctx, id)
 			if (err == nil) != want {
 				t.Errorf("session %s after the logouts: %v", id, err)
 			}
+		}
+
+		// The zero time ends them whenever they began (the office's own
+		// sign-outs, not a logout token).
+		if n, err := s.EndSessions(ctx, "u1", "", time.Time{}); err != nil || n != 1 {
+			t.Fatalf("end every session of a subject: %d, %v", n, err)
 		}
 
 		// Expired sessions are not loaded, and purged.

@@ -51,7 +51,7 @@ type Option func(*Guard)
 // otherwise the Guard answers 403 insufficient_scope.
 func RequireGrant(g string) Option {
 	return func(gd *Guard) {
-		gd.checks = append(gd.checks, func(c *sdk.Claims) *Error {
+		gd.grantChecks = append(gd.grantChecks, func(c *sdk.Claims) *Error {
 			if !c.HasGrant(g) {
 				return forbidden("grant "+g+" required", "")
 			}
@@ -118,10 +118,12 @@ func WithIntrospection(i Introspector) Option { return func(g *Guard) { g.intro 
 // Guard protects resource-server endpoints with bearer access tokens
 // (RFC 6750 §2.1: Authorization header only).
 type Guard struct {
-	v      *sdk.AccessTokenVerifier
-	realm  string
-	checks []func(*sdk.Claims) *Error
-	intro  Introspector
+	v     *sdk.AccessTokenVerifier
+	realm string
+	// checks read only the token; grantChecks read grants, which
+	// introspection may replace, so they run after it.
+	checks, grantChecks []func(*sdk.Claims) *Error
+	intro               Introspector
 }
 
 // New returns a Guard that verifies tokens with v and applies opts. A nil
@@ -166,6 +168,12 @@ func (g *Guard) Authenticate(r *http.Request) (*sdk.Claims, error) {
 	if err != nil {
 		return nil, invalidToken(err)
 	}
+	// A token refused on its own claims costs the IdP no round trip.
+	for _, check := range g.checks {
+		if e := check(c); e != nil {
+			return nil, e
+		}
+	}
 	if g.intro != nil {
 		res, err := g.intro.Introspect(r.Context(), raw)
 		if err != nil {
@@ -178,7 +186,7 @@ func (g *Guard) Authenticate(r *http.Request) (*sdk.Claims, error) {
 			c.Grants = res.Grants
 		}
 	}
-	for _, check := range g.checks {
+	for _, check := range g.grantChecks {
 		if e := check(c); e != nil {
 			return nil, e
 		}

@@ -1,6 +1,7 @@
 package guard_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -115,5 +116,40 @@ func TestGuardWithIntrospection(t *testing.T) {
 	g.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
 	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error_description="token revoked"`) {
 		t.Fatalf("revoked token: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+// countingIntrospector answers active and counts the questions.
+type countingIntrospector struct{ n int }
+
+func (c *countingIntrospector) Introspect(context.Context, string) (*introspect.Result, error) {
+	c.n++
+	return &introspect.Result{Active: true}, nil
+}
+
+// TestGuardRefusesOnTheTokenBeforeAskingTheIdP: a token without the scope
+// or role demanded is refused from its own claims; only a token that
+// passes them costs an introspection, and the grant is checked on the
+// introspection's answer.
+func TestGuardRefusesOnTheTokenBeforeAskingTheIdP(t *testing.T) {
+	clk := sdktest.NewClock()
+	idp, p := sdktest.Setup(t, clk)
+	in := &countingIntrospector{}
+	g := guard.New(p.AccessTokenVerifier(&sdk.Config{ClientID: "cockpit"}),
+		guard.RequireScope("cockpit"), guard.RequireGrant("cockpit"), guard.WithIntrospection(in))
+	ask := func(claims map[string]any) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+fakeidp.Sign(t, idp.Key("ec-1"), "at+jwt", idp.AccessClaims("cockpit", claims)))
+		w := httptest.NewRecorder()
+		g.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := ask(map[string]any{"scope": "openid"}); code != 403 || in.n != 0 {
+		t.Fatalf("token without the scope: %d after %d introspections, want 403 after none", code, in.n)
+	}
+	// The scope holds; the introspection answer carries no grants, so the
+	// token's own (none) decide.
+	if code := ask(map[string]any{"scope": "openid cockpit", "grants": nil}); code != 403 || in.n != 1 {
+		t.Fatalf("token without the grant: %d after %d introspections, want 403 after one", code, in.n)
 	}
 }

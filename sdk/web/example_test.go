@@ -170,8 +170,8 @@ func ExampleMemoryStore_EndSessions() {
 	ctx := context.Background()
 	s.Save(ctx, &web.Session{ID: "a", Subject: "acct-42", SID: "sid-1"})
 	s.Save(ctx, &web.Session{ID: "b", Subject: "acct-42", SID: "sid-2"})
-	n, _ := s.EndSessions(ctx, "", "sid-1")   // one IdP session
-	m, _ := s.EndSessions(ctx, "acct-42", "") // every session of the account
+	n, _ := s.EndSessions(ctx, "", "sid-1", time.Time{})   // one IdP session
+	m, _ := s.EndSessions(ctx, "acct-42", "", time.Time{}) // every session of the account
 	fmt.Println(n, m)
 	// Output: 1 1
 }

@@ -38,9 +38,13 @@ type SessionStore interface {
 	Save(ctx context.Context, s *Session) error
 	Delete(ctx context.Context, id string) error
 	// EndSessions deletes the sessions with IdP session sid (if sid is not
-	// "") and subject sub (if sub is not ""), as a back-channel logout
-	// demands, and reports how many it deleted.
-	EndSessions(ctx context.Context, sub, sid string) (int, error)
+	// "") and subject sub (if sub is not "") that were created at or before
+	// the whole second of issued (all of them if issued is zero), as a
+	// back-channel logout demands, and reports how many it deleted. A
+	// logout cannot reach back to end a session begun after it was issued:
+	// a delivery retried late must not sign the person out of the session
+	// they started since.
+	EndSessions(ctx context.Context, sub, sid string, issued time.Time) (int, error)
 }
 
 // MemoryStore is a SessionStore in process memory: sessions die with the
@@ -92,7 +96,7 @@ func (s *MemoryStore) Delete(_ context.Context, id string) error {
 }
 
 // EndSessions implements SessionStore.
-func (s *MemoryStore) EndSessions(_ context.Context, sub, sid string) (int, error) {
+func (s *MemoryStore) EndSessions(_ context.Context, sub, sid string, issued time.Time) (int, error) {
 	if sub == "" && sid == "" {
 		return 0, nil
 	}
@@ -100,12 +104,20 @@ func (s *MemoryStore) EndSessions(_ context.Context, sub, sid string) (int, erro
 	defer s.mu.Unlock()
 	n := 0
 	for id, x := range s.m {
-		if (sid == "" || x.SID == sid) && (sub == "" || x.Subject == sub) {
+		if (sid == "" || x.SID == sid) && (sub == "" || x.Subject == sub) && begunBy(x.Created, issued) {
 			delete(s.m, id)
 			n++
 		}
 	}
 	return n, nil
+}
+
+// begunBy reports whether a session created at created is ended by a
+// logout issued at issued. Logout tokens carry whole seconds, so a session
+// begun within the second of the logout ends too: erring towards signing
+// out is the safe side.
+func begunBy(created, issued time.Time) bool {
+	return issued.IsZero() || created.Unix() <= issued.Unix()
 }
 
 // sealer encrypts and authenticates cookie values with AES-256-GCM; the

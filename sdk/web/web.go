@@ -481,7 +481,7 @@ func (w *Auth) EndSessionURL(idToken string) string {
 // reports how many ended. The office calls it when it learns otherwise
 // that a person must be signed out.
 func (w *Auth) EndSessions(ctx context.Context, sub, sid string) (int, error) {
-	n, err := w.store.EndSessions(ctx, sub, sid)
+	n, err := w.store.EndSessions(ctx, sub, sid, time.Time{})
 	if err != nil {
 		return n, fmt.Errorf("web: end sessions: %w", err)
 	}
@@ -492,7 +492,8 @@ func (w *Auth) EndSessions(ctx context.Context, sub, sid string) (int, error) {
 // backchannel_logout_uri (Back-Channel Logout 1.0 §2.5). It verifies the
 // token (§2.6: signature, iss, aud, iat, exp, typ "logout+jwt", the events
 // claim, no nonce, sub or sid, jti not seen before) and ends the matching
-// sessions. It answers 200 on success and 400 otherwise, with
+// sessions begun by the token's iat, so a logout delivered late leaves a
+// session started since alone. It answers 200 on success and 400 otherwise, with
 // Cache-Control: no-store (§2.8).
 func (w *Auth) BackChannelLogout(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
@@ -516,7 +517,7 @@ func (w *Auth) BackChannelLogout(rw http.ResponseWriter, r *http.Request) {
 		bad()
 		return
 	}
-	if _, err := w.store.EndSessions(r.Context(), c.Subject, c.SessionID); err != nil {
+	if _, err := w.store.EndSessions(r.Context(), c.Subject, c.SessionID, c.IssuedAt); err != nil {
 		http.Error(rw, "could not end sessions", http.StatusInternalServerError)
 		return
 	}

@@ -274,9 +274,20 @@ func TestBackChannelLogout(t *testing.T) {
 	if _, err := rp.web.VerifyLogoutToken(context.Background(), good); !errors.Is(err, sdk.ErrReplayedToken) {
 		t.Fatalf("replay: %v", err)
 	}
+	issued := clk.Now()
+	clk.Advance(2 * time.Second)
 	resp, _ := rp.get(t, "/me") // signs in again
 	if resp.StatusCode != 200 {
 		t.Fatal(resp.StatusCode)
+	}
+	// A logout issued before this session began (a delivery retried late)
+	// is accepted but leaves the session alone.
+	late := fakeidp.Sign(t, rsaKey, "logout+jwt", idp.LogoutClaims("portal", "acct-42", "", map[string]any{"iat": issued.Unix()}))
+	if code := post(late); code != 200 {
+		t.Fatalf("late logout token: %d", code)
+	}
+	if _, err := rp.web.Session(cookieReq(rp.client.Jar.Cookies(u))); err != nil {
+		t.Fatalf("a logout issued before the session began ended it: %v", err)
 	}
 	// Logout by sub only ends every session of the account.
 	if code := post(fakeidp.Sign(t, idp.Key("ec-1"), "logout+jwt", idp.LogoutClaims("portal", "acct-42", "", nil))); code != 200 {
