@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/xszz/xszz/idp/grant"
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/internal/sqldb"
+	"github.com/xszz/xszz/internal/web"
 )
 
 // maxJSON bounds an admin API request body.
@@ -116,17 +116,15 @@ func badRequest(ec echo.Context, desc string) error {
 	return apiError(ec, http.StatusBadRequest, "invalid_request", desc)
 }
 
-// bind reads a small JSON body.
+// bind reads a small JSON body, answering a bad one itself (415, 413 or
+// 400 in the API's error format); callers check Committed.
 func bind(ec echo.Context, v any) error {
-	ct := ec.Request().Header.Get("Content-Type")
-	if ct != "application/json" && !strings.HasPrefix(ct, "application/json;") {
-		return apiError(ec, http.StatusUnsupportedMediaType, "invalid_request", "请求体必须为 application/json")
+	err := web.DecodeJSON(ec, v, web.JSONBody{Max: maxJSON})
+	var we *web.Error
+	if errors.As(err, &we) {
+		return apiError(ec, we.Status, we.Code, we.Message)
 	}
-	body := http.MaxBytesReader(ec.Response(), ec.Request().Body, maxJSON)
-	if err := json.NewDecoder(body).Decode(v); err != nil {
-		return badRequest(ec, "请求体不是有效的 JSON")
-	}
-	return nil
+	return err
 }
 
 // orgJSON is a unit as the API shows it.

@@ -183,7 +183,7 @@ func TestAPIBadInput(t *testing.T) {
 			{"bad phone", "POST", "/api/v1/admin/accounts", `{"phone":"12345","name":"某某","org_id":"320100"}`, "application/json", 400},
 			{"bad name", "POST", "/api/v1/admin/accounts", `{"phone":"13900000005","name":"<script>","org_id":"320100"}`, "application/json", 400},
 			{"taken phone", "POST", "/api/v1/admin/accounts", `{"phone":"13800001004","name":"重复号码","org_id":"320100"}`, "application/json", 409},
-			{"too large", "POST", "/api/v1/admin/accounts", `{"name":"` + strings.Repeat("x", 10000) + `"}`, "application/json", 400},
+			{"too large", "POST", "/api/v1/admin/accounts", `{"name":"` + strings.Repeat("x", 10000) + `"}`, "application/json", 413},
 			{"self", "POST", "/api/v1/admin/accounts/" + v.id("adminJS") + "/disable", "", "", 403},
 		}
 		for _, c := range cases {

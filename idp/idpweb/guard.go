@@ -1,9 +1,6 @@
 package idpweb
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -60,22 +57,9 @@ func LimitBody(c echo.Context) {
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, MaxBody)
 }
 
-// BindJSON reads exactly one JSON object of at most MaxBody bytes.
+// BindJSON reads exactly one JSON value of at most MaxBody bytes, under
+// any content type (the sign-in pages' scripts and forms post alike;
+// cross-origin posts are refused before this).
 func BindJSON(c echo.Context, v any) error {
-	LimitBody(c)
-	if err := decodeStrict(c.Request().Body, v); err != nil {
-		return &web.Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "请求格式错误", Cause: err}
-	}
-	return nil
-}
-
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON object")
-	}
-	return nil
+	return web.DecodeJSON(c, v, web.JSONBody{Max: MaxBody, AnyType: true})
 }
