@@ -158,6 +158,33 @@ func TestChallenge(t *testing.T) {
 			}
 		})
 
+		t.Run("one source draws a bounded number of images a minute", func(t *testing.T) {
+			s := challenge.New(st, p, challenge.Config{Mode: challenge.Always, Secret: []byte("k"), ImagesPerMinute: 3}, clock.Now, nil)
+			for _, src := range []struct{ name, first, same, other string }{
+				{"IPv4 address", "192.0.2.10", "192.0.2.10", "192.0.2.11"},
+				// An IPv6 customer holds the /64: rotating inside it is one source.
+				{"IPv6 /64", "[2001:db8:0:7::1]", "[2001:db8:0:7::ffff]", "[2001:db8:0:8::1]"},
+			} {
+				t.Run(src.name, func(t *testing.T) {
+					for range 3 {
+						required(t, check(s, src.first, "", ""), false)
+					}
+					var ue *web.Error
+					err := check(s, src.same, "", "")
+					if !errors.As(err, &ue) || ue.Status != http.StatusTooManyRequests || ue.Header["Retry-After"] == "" || !strings.Contains(ue.Message, "秒后再试") {
+						t.Fatalf("fourth image in a minute: %v", err)
+					}
+					// A wrong answer draws a new image too, and is held the same.
+					if err := check(s, src.same, strings.Repeat("ab", 16), "1"); !errors.As(err, &ue) || ue.Status != http.StatusTooManyRequests {
+						t.Fatalf("wrong answer past the budget: %v", err)
+					}
+					required(t, check(s, src.other, "", ""), false)
+				})
+			}
+			clock.Advance(time.Minute)
+			required(t, check(s, "192.0.2.10", "", ""), false)
+		})
+
 		t.Run("JSON answers are handed over by SetAnswer", func(t *testing.T) {
 			s := newService(challenge.Always)
 			id := required(t, check(s, ip, "", ""), false).ID

@@ -49,3 +49,14 @@ func ipBuckets(ip string) buckets {
 	}
 	return buckets{addr: a.String(), network: p64.String(), site: p48.String()}
 }
+
+// Source names the client that a per-client budget outside this package
+// is kept for (the graphical challenge's images): the address for IPv4,
+// the /64 for IPv6, where one customer holds the whole block.
+func Source(ip string) string {
+	b := ipBuckets(ip)
+	if b.site != "" {
+		return b.network
+	}
+	return b.addr
+}

@@ -260,8 +260,12 @@ func (s *SignIn) apiSMSSend(c echo.Context) error {
 		status, msg := idpweb.SendErrorStatus(err)
 		ue := &web.Error{Status: status, Code: idpweb.Reason(err), Message: msg, Cause: err}
 		var rl *otp.RateLimitError
-		if errors.As(err, &rl) {
+		var we *web.Error
+		switch {
+		case errors.As(err, &rl):
 			ue.Header = map[string]string{"Retry-After": strconv.Itoa(int((rl.RetryAfter + time.Second - 1) / time.Second))}
+		case errors.As(err, &we):
+			ue.Header = we.Header // the challenge's image budget says when
 		}
 		return ue
 	}
