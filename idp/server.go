@@ -98,6 +98,7 @@ type Keyset interface {
 // Identities resolves accounts into token claims.
 type Identities interface {
 	Identity(ctx context.Context, accountID string) (*Identity, error)
+	Profile(ctx context.Context, accountID string, withOrg bool) (*Identity, error)
 	Active(ctx context.Context, accountID string) (bool, error)
 }
 

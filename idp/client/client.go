@@ -23,6 +23,7 @@ import (
 
 	josev3 "github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/xszz/xszz/internal/sqldb"
 )
@@ -382,6 +383,9 @@ type Store struct {
 
 	mu    sync.RWMutex
 	cache map[string]cached
+	// loads collapses concurrent misses of one id into one query: a burst
+	// at the token endpoint after the cache entry expires asks once.
+	loads singleflight.Group
 }
 
 type cached struct {
@@ -632,14 +636,22 @@ func (s *Store) Get(ctx context.Context, id string) (*Client, error) {
 	if ok && now.Before(e.expires) {
 		return e.c, nil
 	}
-	c, err := s.load(ctx, id)
+	v, err, _ := s.loads.Do(id, func() (any, error) {
+		// Shared by every waiter: one caller going away must not fail
+		// the others' load.
+		c, err := s.load(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.cache[id] = cached{c: c, expires: now.Add(s.ttl)}
+		s.mu.Unlock()
+		return c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.cache[id] = cached{c: c, expires: now.Add(s.ttl)}
-	s.mu.Unlock()
-	return c, nil
+	return v.(*Client), nil
 }
 
 func (s *Store) load(ctx context.Context, id string) (*Client, error) {

@@ -55,12 +55,23 @@ func (d *Directory) Active(ctx context.Context, accountID string) (bool, error) 
 
 // Identity loads the identity of an account.
 func (d *Directory) Identity(ctx context.Context, accountID string) (*Identity, error) {
+	return d.load(ctx, accountID, true, true)
+}
+
+// Profile is the identity userinfo answers with: no grants (userinfo
+// shows none), and the org claim only when asked for (the "org" scope),
+// so an answer costs one query, or two.
+func (d *Directory) Profile(ctx context.Context, accountID string, withOrg bool) (*Identity, error) {
+	return d.load(ctx, accountID, withOrg, false)
+}
+
+func (d *Directory) load(ctx context.Context, accountID string, withOrg, withGrants bool) (*Identity, error) {
 	a, err := d.Accounts.Get(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	id := &Identity{Account: a}
-	if a.OrgID != "" {
+	if a.OrgID != "" && withOrg {
 		if d.Orgs != nil {
 			if id.Org, err = d.Orgs.OrgClaim(ctx, a.OrgID); err != nil {
 				return nil, fmt.Errorf("org claim of %q: %w", accountID, err)
@@ -69,7 +80,7 @@ func (d *Directory) Identity(ctx context.Context, accountID string) (*Identity, 
 			id.Org = map[string]any{"id": a.OrgID}
 		}
 	}
-	if d.Grants != nil {
+	if d.Grants != nil && withGrants {
 		if id.Grants, err = d.Grants.Grants(ctx, accountID); err != nil {
 			return nil, fmt.Errorf("grants of %q: %w", accountID, err)
 		}

@@ -35,6 +35,9 @@ type Clients interface {
 // Identities resolves accounts into token claims.
 type Identities interface {
 	Identity(ctx context.Context, accountID string) (*identity.Identity, error)
+	// Profile is the identity without grants, and without the org claim
+	// unless withOrg, for userinfo.
+	Profile(ctx context.Context, accountID string, withOrg bool) (*identity.Identity, error)
 	// Active is the account's status alone, for introspection.
 	Active(ctx context.Context, accountID string) (bool, error)
 }

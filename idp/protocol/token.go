@@ -335,14 +335,14 @@ func (s *Protocol) userinfo(c echo.Context) error {
 		return bearerError(c, http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired")
 	}
 	sub := ar.GetSession().GetSubject()
-	id, err := s.Identities.Identity(ctx, sub)
+	scopes := ar.GetGrantedScopes()
+	id, err := s.Identities.Profile(ctx, sub, scopes.Has("org"))
 	if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
 		return s.serverError(c, err) // an outage must not sign relying parties' users out
 	}
 	if err != nil || !id.Account.Active() {
 		return bearerError(c, http.StatusUnauthorized, "invalid_token", "the account is disabled")
 	}
-	scopes := ar.GetGrantedScopes()
 	out := map[string]any{"sub": sub}
 	if scopes.Has("profile") {
 		out["name"] = id.Account.Name
