@@ -12,7 +12,8 @@ import (
 
 // JSONBody says how DecodeJSON reads a request body.
 type JSONBody struct {
-	// Max bounds the body in bytes; a larger one is 413.
+	// Max bounds the body in bytes; a larger one is 413. Zero leaves the
+	// bound to the route's LimitBody (still 413 when it is passed).
 	Max int64
 	// AnyType skips the Content-Type check, for endpoints whose callers
 	// post JSON under another type (the IdP's sign-in pages post with
@@ -39,7 +40,11 @@ func DecodeJSON(c echo.Context, v any, b JSONBody) error {
 			return Errorf(http.StatusUnsupportedMediaType, "invalid_request", "请求体必须为 application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), r.Body, b.Max))
+	body := r.Body
+	if b.Max > 0 {
+		body = http.MaxBytesReader(c.Response(), body, b.Max)
+	}
+	dec := json.NewDecoder(body)
 	if b.Strict {
 		dec.DisallowUnknownFields()
 	}

@@ -68,3 +68,30 @@ func TestDecodeJSONAnswersEachBadBodyInItsOwnWay(t *testing.T) {
 		})
 	}
 }
+
+// With no Max of its own, the route's LimitBody bounds the body, and
+// passing it is still 413, not a malformed body.
+func TestDecodeJSONLeavesTheBoundToTheRoute(t *testing.T) {
+	e := echo.New()
+	for body, want := range map[string]int{
+		`{"a":"b"}`: http.StatusOK,
+		`{"a":"` + strings.Repeat("b", 64) + `"}`: http.StatusRequestEntityTooLarge,
+	} {
+		req := httptest.NewRequest("POST", "/api/v1/x", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		// A chunked body: the limit is met while reading, not from the header.
+		req.ContentLength = -1
+		c := e.NewContext(req, httptest.NewRecorder())
+		var we *web.Error
+		err := web.LimitBody(32)(func(c echo.Context) error {
+			var v map[string]string
+			return web.DecodeJSON(c, &v, web.JSONBody{})
+		})(c)
+		switch {
+		case want == http.StatusOK && err != nil:
+			t.Errorf("%d-byte body refused: %v", len(body), err)
+		case want != http.StatusOK && (!errors.As(err, &we) || we.Status != want):
+			t.Errorf("%d-byte body: %v, want %d", len(body), err, want)
+		}
+	}
+}
