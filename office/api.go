@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -253,33 +252,22 @@ const maxUpload = notice.MaxFiles*notice.MaxFileSize + 1<<20
 
 func (s *Service) readNotice(c echo.Context) (notice.Draft, error) {
 	var in noticeInput
-	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
 	var files []notice.Upload
-	if mt == "multipart/form-data" {
-		form, err := c.MultipartForm()
-		if err != nil {
-			return notice.Draft{}, badRequest("表单无效或过大")
-		}
+	form, err := multipartForm(c)
+	switch {
+	case err != nil:
+		return notice.Draft{}, err
+	case form != nil:
 		if err := json.Unmarshal([]byte(first(form.Value["notice"])), &in); err != nil {
 			return notice.Draft{}, badRequest("notice 字段须为通知的 JSON")
 		}
-		for _, fh := range form.File["files"] {
-			if fh.Size > notice.MaxFileSize {
-				return notice.Draft{}, badRequest("附件大小应在 10 MB 以内")
-			}
-			f, err := fh.Open()
-			if err != nil {
-				return notice.Draft{}, fmt.Errorf("read attachment: %w", err)
-			}
-			data, err := io.ReadAll(io.LimitReader(f, notice.MaxFileSize+1))
-			f.Close()
-			if err != nil {
-				return notice.Draft{}, fmt.Errorf("read attachment: %w", err)
-			}
-			files = append(files, notice.Upload{Name: fh.Filename, Data: data})
+		if files, err = readFiles(form, "files", notice.MaxFileSize, "附件大小应在 10 MB 以内", noticeUpload); err != nil {
+			return notice.Draft{}, err
 		}
-	} else if err := decodeJSON(c, &in, false); err != nil {
-		return notice.Draft{}, err
+	default:
+		if err := decodeJSON(c, &in, false); err != nil {
+			return notice.Draft{}, err
+		}
 	}
 	for _, f := range in.Files {
 		data, err := base64.StdEncoding.DecodeString(f.Data)

@@ -123,6 +123,36 @@ func multipartForm(c echo.Context) (*multipart.Form, error) {
 	return form, nil
 }
 
+// readFiles reads the file parts named field of form, skipping empty ones
+// (a file input left blank), refusing any over max bytes with tooBig, and
+// makes each into an upload of the caller's module with mk.
+func readFiles[U any](form *multipart.Form, field string, max int64, tooBig string, mk func(name string, data []byte) U) ([]U, error) {
+	var out []U
+	for _, fh := range form.File[field] {
+		if fh.Size == 0 {
+			continue
+		}
+		if fh.Size > max {
+			return nil, badRequest(tooBig)
+		}
+		f, err := fh.Open()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", field, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, max+1))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", field, err)
+		}
+		out = append(out, mk(fh.Filename, data))
+	}
+	return out, nil
+}
+
+func noticeUpload(name string, data []byte) notice.Upload {
+	return notice.Upload{Name: name, Data: data}
+}
+
 func back(c echo.Context, path, ok string) error {
 	if ok != "" {
 		path += "?ok=" + ok
@@ -309,23 +339,8 @@ func (s *Service) publishForm(c echo.Context) error {
 		return err
 	}
 	if form != nil {
-		for _, fh := range form.File["files"] {
-			if fh.Size == 0 {
-				continue
-			}
-			if fh.Size > notice.MaxFileSize {
-				return badRequest("附件大小应在 10 MB 以内")
-			}
-			f, err := fh.Open()
-			if err != nil {
-				return fmt.Errorf("read attachment: %w", err)
-			}
-			data, err := io.ReadAll(io.LimitReader(f, notice.MaxFileSize+1))
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("read attachment: %w", err)
-			}
-			d.Files = append(d.Files, notice.Upload{Name: fh.Filename, Data: data})
+		if d.Files, err = readFiles(form, "files", notice.MaxFileSize, "附件大小应在 10 MB 以内", noticeUpload); err != nil {
+			return err
 		}
 		if len(d.Files) > notice.MaxFiles {
 			return badRequest("附件最多 5 个")

@@ -3,7 +3,6 @@ package office
 import (
 	"fmt"
 	"html/template"
-	"io"
 	"net/url"
 	"time"
 
@@ -189,23 +188,9 @@ func (s *Service) submitForm(c echo.Context) error {
 		return err
 	}
 	if form != nil {
-		for _, fh := range form.File["images"] {
-			if fh.Size == 0 {
-				continue
-			}
-			if fh.Size > submission.MaxImageSize {
-				return badRequest("每张图片应在 2 MB 以内")
-			}
-			f, err := fh.Open()
-			if err != nil {
-				return fmt.Errorf("read image: %w", err)
-			}
-			data, err := io.ReadAll(io.LimitReader(f, submission.MaxImageSize+1))
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("read image: %w", err)
-			}
-			d.Images = append(d.Images, submission.Upload{Name: fh.Filename, Data: data})
+		if d.Images, err = readFiles(form, "images", submission.MaxImageSize, "每张图片应在 2 MB 以内",
+			func(name string, data []byte) submission.Upload { return submission.Upload{Name: name, Data: data} }); err != nil {
+			return err
 		}
 	}
 	sub, err := s.wf.subs.Submit(c.Request().Context(), viewerOf(c), d)

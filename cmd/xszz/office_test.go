@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -304,6 +306,31 @@ func TestOfficeAPI(t *testing.T) {
 		var own struct{ ID int64 }
 		json.Unmarshal([]byte(r.Body), &own)
 
+		// A notice with an attachment, as a multipart form: the notice as
+		// JSON in one part, the files in others.
+		form := func(notice string, files map[string][]byte) (string, string) {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			mw.WriteField("notice", notice)
+			for name, data := range files {
+				fw, _ := mw.CreateFormFile("files", name)
+				fw.Write(data)
+			}
+			mw.Close()
+			return mw.FormDataContentType(), buf.String()
+		}
+		ct, body := form(`{"title":"附件通知","target":{"kind":"subtree"}}`, map[string][]byte{"名单.csv": []byte("姓名\n张三\n")})
+		r = off.call(t, "POST", "/api/v1/notices", county, ct, body)
+		var withFile struct{ ID int64 }
+		if r.Status != http.StatusCreated || json.Unmarshal([]byte(r.Body), &withFile) != nil {
+			t.Fatalf("publish with an attachment: %s", r)
+		}
+		if r := off.get(t, "/api/v1/notices/"+itoa(withFile.ID), county); !strings.Contains(r.Body, "名单.csv") {
+			t.Fatalf("the notice lacks its attachment: %s", r)
+		}
+		notJSON, notJSONBody := form(`标题`, nil)
+		oversize, oversizeBody := form(`{"title":"大附件"}`, map[string][]byte{"大.bin": bytes.Repeat([]byte{1}, 10<<20+1)})
+
 		// Bad input: a clear 4xx in the API's format, nothing written.
 		big := `{"note":"` + strings.Repeat("长", 40<<10) + `"}`
 		for _, c := range []struct {
@@ -323,6 +350,9 @@ func TestOfficeAPI(t *testing.T) {
 			{"bad target", "POST", "/api/v1/notices", county, "application/json", `{"title":"越级通知","target":{"kind":"units","units":["320104"]}}`, 400},
 			{"bad cursor", "GET", "/api/v1/notices?before=-1", school, "", "", 400},
 			{"activity with bad times", "POST", "/api/v1/activities", county, "application/json", `{"title":"坏活动","place":"x","starts_at":"tomorrow"}`, 400},
+			{"broken multipart", "POST", "/api/v1/notices", county, "multipart/form-data; boundary=x", "--x\r\nbroken", 400},
+			{"multipart, notice not JSON", "POST", "/api/v1/notices", county, notJSON, notJSONBody, 400},
+			{"multipart, attachment over 10 MB", "POST", "/api/v1/notices", county, oversize, oversizeBody, 400},
 		} {
 			r := off.call(t, c.method, c.path, c.token, c.ct, c.body)
 			if r.Status != c.status {
@@ -332,8 +362,8 @@ func TestOfficeAPI(t *testing.T) {
 			errorCode(t, r)
 		}
 		var count int
-		if err := sys.app.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM office_notices`).Scan(&count); err != nil || count != 3 {
-			t.Errorf("dispatches after bad input: %d %v, want 3", count, err)
+		if err := sys.app.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM office_notices`).Scan(&count); err != nil || count != 4 {
+			t.Errorf("dispatches after bad input: %d %v, want 4", count, err)
 		}
 	})
 }

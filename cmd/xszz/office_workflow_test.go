@@ -79,7 +79,7 @@ func TestOfficeWorkflowAPI(t *testing.T) {
 			{"not JSON", "POST", "/api/v1/complaints", school, "application/json", "{", 400, "invalid_request"},
 			{"an unknown field", "POST", "/api/v1/complaints", school, "application/json", `{"title":"标题标题","body":"内容内容内容内容内容","case":"x","admin":true}`, 400, "invalid_request"},
 			{"a wrong type", "POST", "/api/v1/consultations", school, "application/json", `{"title":5}`, 400, "invalid_request"},
-			{"form data", "POST", "/api/v1/consultations", school, "application/x-www-form-urlencoded", "title=x", 415, "unsupported_media_type"},
+			{"form data", "POST", "/api/v1/consultations", school, "application/x-www-form-urlencoded", "title=x", 415, "invalid_request"},
 			{"a complaint about another county", "POST", "/api/v1/complaints", school, "application/json", `{"title":"标题标题","body":"内容内容内容内容内容","about":"320104"}`, 400, "invalid_request"},
 			{"an image that is a script", "POST", "/api/v1/submissions", school, "application/json", `{"title":"标题标题","body":"<p>x</p>","images":[{"name":"a.png","data":"PHNjcmlwdD4="}]}`, 400, "invalid_request"},
 			{"an unknown decision", "POST", "/api/v1/submissions/" + sid + "/review", county, "application/json", `{"decision":"approve"}`, 400, "invalid_request"},
