@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xszz/xszz/idp/client"
+	"github.com/xszz/xszz/idp/otp/otptest"
 )
 
 // jsonSigner "signs" by encoding the claims, so the test reads them back.
@@ -27,23 +28,11 @@ type oneClient struct{ c client.Client }
 
 func (o oneClient) Get(context.Context, string) (*client.Client, error) { return &o.c, nil }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestARetriedLogoutKeepsTheTimeOfTheSignOut: the relying party is down
 // at first; the retry, signed later, still says when the person was
 // signed out, so the relying party does not end a session begun since.
 func TestARetriedLogoutKeepsTheTimeOfTheSignOut(t *testing.T) {
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := otptest.NewClock()
 	type post struct {
 		status int
 		claims map[string]any
@@ -63,19 +52,19 @@ func TestARetriedLogoutKeepsTheTimeOfTheSignOut(t *testing.T) {
 		p.status, answers = answers[0], answers[1:]
 		mu.Unlock()
 		// Time passes before the retry is signed.
-		clk.advance(10 * time.Minute)
+		clk.Advance(10 * time.Minute)
 		w.WriteHeader(p.status)
 		posts <- p
 	}))
 	defer rp.Close()
 
 	n := New(Config{Issuer: "https://idp.example", Backoff: []time.Duration{time.Millisecond}},
-		jsonSigner{}, oneClient{client.Client{ID: "xszz-cockpit", BackchannelLogoutURI: rp.URL}}, nil, clk.now, slog.New(slog.DiscardHandler))
+		jsonSigner{}, oneClient{client.Client{ID: "xszz-cockpit", BackchannelLogoutURI: rp.URL}}, nil, clk.Now, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go n.Run(ctx)
 
-	signedOut := clk.now()
+	signedOut := clk.Now()
 	n.Notify(ctx, []string{"xszz-cockpit"}, "acct-42", "")
 	for i, want := range []int{http.StatusServiceUnavailable, http.StatusOK} {
 		var p post
