@@ -143,26 +143,50 @@ func (s *Service) setShowPhone(c echo.Context, show bool) error {
 }
 
 func (s *Service) apiContacts(c echo.Context) error {
-	limit, err := cursor(c, "limit")
+	limit := directory.DefaultPage
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > directory.MaxPage {
+			return badRequest(fmt.Sprintf("limit 须为 1–%d 的整数", directory.MaxPage))
+		}
+		limit = n
+	}
+	v := viewerOf(c)
+	q, err := s.contactsQuery(c, v, limit)
 	if err != nil {
 		return err
 	}
-	items, err := s.contacts.List(c.Request().Context(), viewerOf(c), contacts.Query{OrgID: c.QueryParam("org"), Text: c.QueryParam("q"), After: c.QueryParam("after"), Limit: int(limit)})
+	items, next, err := s.contacts.List(c.Request().Context(), v, q)
 	if err != nil {
 		return err
 	}
 	out := map[string]any{"items": items}
-	if len(items) > 0 && len(items) == pageSize(int(limit), 50) {
-		out["next"] = items[len(items)-1].ID
+	if next != nil {
+		if out["next_cursor"], err = s.cursors.Encode(next, contactsScope(v, q)...); err != nil {
+			return err
+		}
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-func pageSize(asked, def int) int {
-	if asked <= 0 || asked > 200 {
-		return def
+// contactsQuery reads a contacts query (org, q) and the cursor of its
+// page, which must be one given to this viewer for this very query.
+func (s *Service) contactsQuery(c echo.Context, v directory.Viewer, limit int) (contacts.Query, error) {
+	q := contacts.Query{OrgID: c.QueryParam("org"), Text: strings.TrimSpace(c.QueryParam("q")), Limit: limit}
+	if raw := c.QueryParam("cursor"); raw != "" {
+		var pos directory.Position
+		if err := s.cursors.Decode(raw, &pos, contactsScope(v, q)...); err != nil {
+			return q, contacts.BadCursor()
+		}
+		q.After = &pos
 	}
-	return asked
+	return q, nil
+}
+
+// contactsScope binds a cursor to who asked (their unit too: a person
+// moved starts again) and what.
+func contactsScope(v directory.Viewer, q contacts.Query) []string {
+	return []string{v.Sub, v.Path, q.OrgID, q.Text}
 }
 
 func (s *Service) apiContactsAbove(c echo.Context) error {

@@ -180,12 +180,33 @@ func BenchmarkOfficeAtScale(b *testing.B) {
 			b.Run("list-notices", func(b *testing.B) {
 				p95(b, func() error { _, err := ns.List(ctx, w.person, 0, 20); return err })
 			})
+			mid, err := dir.Person(ctx, fmt.Sprintf("p%07d", people/2))
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.Run("list-contacts-province", func(b *testing.B) {
-				p95(b, func() error { _, err := cs.List(ctx, w.prov, contacts.Query{After: "p0050000", Limit: 50}); return err })
+				p95(b, func() error {
+					_, _, err := cs.List(ctx, w.prov, contacts.Query{After: &directory.Position{Key: mid.OrgPath, ID: mid.ID}, Limit: 50})
+					return err
+				})
 			})
 			b.Run("search-contacts-province", func(b *testing.B) {
 				p95(b, func() error {
-					_, err := cs.List(ctx, w.prov, contacts.Query{Text: "人员00999", Limit: 50})
+					_, _, err := cs.List(ctx, w.prov, contacts.Query{Text: "人员00999", Limit: 50})
+					return err
+				})
+			})
+			// Everyone's name starts with 人员: a surname the whole
+			// province shares, paged half way through.
+			b.Run("search-contacts-province-surname-deep-page", func(b *testing.B) {
+				p95(b, func() error {
+					_, _, err := cs.List(ctx, w.prov, contacts.Query{Text: "人员", After: &directory.Position{Phase: directory.PhaseName, Key: mid.Name, ID: mid.ID}, Limit: 50})
+					return err
+				})
+			})
+			b.Run("search-contacts-school-surname", func(b *testing.B) {
+				p95(b, func() error {
+					_, _, err := cs.List(ctx, w.person, contacts.Query{Text: "人员", Limit: 50})
 					return err
 				})
 			})

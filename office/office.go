@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	pagecursor "github.com/xszz/xszz/internal/cursor"
 	"github.com/xszz/xszz/internal/rpsession"
 	"github.com/xszz/xszz/internal/sms"
 	"github.com/xszz/xszz/internal/sqldb"
@@ -78,6 +79,9 @@ type Service struct {
 	notices  *notice.Service
 	acts     *activity.Service
 	contacts *contacts.Service
+	// cursors signs the contacts' page cursors, bound to the viewer and
+	// query.
+	cursors *pagecursor.Codec
 	// sessions keeps the pages' sign-in sessions in the office's tables,
 	// so they outlive a restart and a back-channel logout reaches every
 	// replica.
@@ -129,7 +133,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("office: %w", err)
 	}
-	s := &Service{cfg: cfg, d: d, dir: dir, sessions: sessions, syncNow: make(chan struct{}, 1)}
+	cursors, err := pagecursor.New(key, "office contacts")
+	if err != nil {
+		return nil, fmt.Errorf("office: %w", err)
+	}
+	s := &Service{cfg: cfg, d: d, dir: dir, sessions: sessions, cursors: cursors, syncNow: make(chan struct{}, 1)}
 	s.notices = &notice.Service{DB: d.DB, Dir: dir, Files: &notice.Files{Dir: cfg.Files}, Now: d.Now, Log: d.Log}
 	if d.SMS != nil {
 		s.notices.Texter = texter{d.SMS}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/xszz/xszz/internal/web"
 	"github.com/xszz/xszz/office/activity"
-	"github.com/xszz/xszz/office/contacts"
 	"github.com/xszz/xszz/office/directory"
 	"github.com/xszz/xszz/office/notice"
 	sdkweb "github.com/xszz/xszz/sdk/web"
@@ -577,8 +576,11 @@ func (s *Service) coveragePage(c echo.Context) error {
 
 func (s *Service) contactsPage(c echo.Context) error {
 	ctx, v := c.Request().Context(), viewerOf(c)
-	q := contacts.Query{OrgID: c.QueryParam("org"), Text: c.QueryParam("q"), After: c.QueryParam("after"), Limit: 50}
-	list, err := s.contacts.List(ctx, v, q)
+	q, err := s.contactsQuery(c, v, directory.DefaultPage)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.contacts.List(ctx, v, q)
 	if err != nil {
 		return err
 	}
@@ -594,15 +596,36 @@ func (s *Service) contactsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var next string
-	if len(list) == 50 && q.Text == "" {
-		next = list[len(list)-1].ID
+	// Links keep the query; the cursor alone moves on.
+	link := func(cur string) string {
+		vals := url.Values{}
+		for k, val := range map[string]string{"q": q.Text, "org": q.OrgID, "cursor": cur} {
+			if val != "" {
+				vals.Set(k, val)
+			}
+		}
+		if len(vals) == 0 {
+			return "/contacts"
+		}
+		return "/contacts?" + vals.Encode()
+	}
+	d := map[string]any{"List": list, "Above": above, "Children": children, "Q": q}
+	if next != nil {
+		cur, err := s.cursors.Encode(next, contactsScope(v, q)...)
+		if err != nil {
+			return err
+		}
+		d["Next"] = link(cur)
+	}
+	if q.After != nil {
+		d["First"] = link("")
 	}
 	me, err := s.dir.Person(ctx, v.Sub)
 	if err != nil && !errors.Is(err, directory.ErrNotFound) {
 		return err
 	}
-	return s.render(c, "contacts.html", "通讯录", "/contacts", map[string]any{"List": list, "Above": above, "Children": children, "Q": q, "Next": next, "ShowPhone": me.ShowPhone})
+	d["ShowPhone"] = me.ShowPhone
+	return s.render(c, "contacts.html", "通讯录", "/contacts", d)
 }
 
 // revealForm records the reveal and shows the number on the list page.

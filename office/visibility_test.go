@@ -33,7 +33,8 @@ func status(err error) int {
 // viewer at each of the six levels, items owned by their own unit, its
 // parent, a sibling and a child, on both backends. Items are sent by the
 // owner to its whole subtree, so "parent" items reach the viewer and
-// "sibling" and "child" ones must not.
+// "sibling" and "child" ones must not. The contacts are the viewer's
+// subtree, on every page, from wherever a cursor points.
 func TestVisibilityMatrix(t *testing.T) {
 	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
@@ -119,12 +120,44 @@ func TestVisibilityMatrix(t *testing.T) {
 							{"activity", second(as.Get(ctx, v, aid)), want(rel.see, 404)},
 							{"coverage", second(as.Coverage(ctx, v, aid, "")), want(rel.manage, map[bool]int{true: 403, false: 404}[rel.see])},
 							{"register", second(as.Register(ctx, v, aid)), want(rel.see && !rel.manage, map[bool]int{true: 403, false: 404}[rel.manage])},
-							{"contacts of the unit", second(cs.List(ctx, v, contacts.Query{OrgID: owner})), want(inSubtree, 404)},
+							{"contacts of the unit", third(cs.List(ctx, v, contacts.Query{OrgID: owner})), want(inSubtree, 404)},
 							{"reveal a number", second(cs.Reveal(ctx, v, tr.Staff(owner).Sub)), want(inSubtree && role == "admin", map[bool]int{true: 403, false: 404}[inSubtree])},
 						}
 						for _, c := range checks {
 							if got := status(c.err); got != c.want {
 								t.Errorf("%s: %d (%v), want %d", c.what, got, c.err, c.want)
+							}
+						}
+						// Paging: a cursor only says where to go on. From just
+						// before the owner's people — the most a made-up
+						// cursor could say — the pages hold the viewer's
+						// subtree alone, and reach the owner's people only
+						// if it is in it.
+						staff := tr.Staff(owner)
+						for _, q := range []contacts.Query{
+							{After: &directory.Position{Key: tr.Units[owner].Path}},
+							{Text: staff.Name, After: &directory.Position{Phase: directory.PhaseName, Key: staff.Name}},
+						} {
+							q.Limit = 2
+							reached := false
+							for page := 1; ; page++ {
+								es, next, err := cs.List(ctx, v, q)
+								if err != nil {
+									t.Fatalf("page %d from %+v: %v", page, *q.After, err)
+								}
+								for _, e := range es {
+									if !v.Covers(tr.Units[e.OrgID].Path) {
+										t.Errorf("page %d from %+v holds %s of %s, outside the viewer's subtree", page, *q.After, e.ID, e.OrgID)
+									}
+									reached = reached || e.ID == staff.Sub
+								}
+								if next == nil {
+									break
+								}
+								q.After = next
+							}
+							if reached != inSubtree {
+								t.Errorf("paging from before %s (%q): reached the owner's staff %v, want %v", owner, q.Text, reached, inSubtree)
 							}
 						}
 					})
@@ -148,3 +181,5 @@ func forwardWant(see, manage bool, role string, _ int) int {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }

@@ -59,7 +59,7 @@ func TestRegistration(t *testing.T) {
 			if a, _ := sys.app.Accounts.Get(ctx, existing.ID); a.Status != account.StatusActive || a.Name != "测试人员" {
 				t.Fatalf("existing account changed: %+v", a)
 			}
-			claims, err := sys.app.Admin.PhoneConflicts(ctx, admin.Actor{System: true}, 200)
+			claims, _, err := sys.app.Admin.PhoneConflicts(ctx, admin.Actor{System: true}, nil, admin.MaxConflictPage)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -586,7 +586,7 @@ func TestPhoneConflictsGoAboveBothUnits(t *testing.T) {
 
 		list := func(a admin.Actor) map[string]string { // holder id → resolving unit
 			t.Helper()
-			cs, err := f.svc.PhoneConflicts(ctx, a, 0)
+			cs, _, err := f.svc.PhoneConflicts(ctx, a, nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -611,7 +611,7 @@ func TestPhoneConflictsGoAboveBothUnits(t *testing.T) {
 		if got := list(school); len(got) != 0 {
 			t.Fatalf("school sees %v, though it is not above the registering unit", got)
 		}
-		cs, _ := f.svc.PhoneConflicts(ctx, county, 0)
+		cs, _, _ := f.svc.PhoneConflicts(ctx, county, nil, 0)
 		if err := f.svc.ResolvePhoneConflict(ctx, school, cs[0].ID, admin.ResolveKept); !errors.Is(err, admin.ErrNotFound) {
 			t.Fatalf("school resolved a conflict above it: %v", err)
 		}

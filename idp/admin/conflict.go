@@ -117,25 +117,50 @@ func (s *Service) ClaimPhone(ctx context.Context, holder *account.Account, name,
 	})
 }
 
-// PhoneConflicts lists the open conflicts the actor's unit or a unit
-// below it resolves, oldest first after the given id.
-func (s *Service) PhoneConflicts(ctx context.Context, a Actor, limit int) ([]PhoneConflict, error) {
+// Page sizes of the phone-conflict queue.
+const (
+	DefaultConflictPage = 50
+	MaxConflictPage     = 200
+)
+
+// ConflictPosition is a place in the queue's order, oldest first: the
+// filing time and id of the last conflict a page showed.
+type ConflictPosition struct {
+	CreatedAt int64  `json:"t"`
+	ID        string `json:"i"`
+}
+
+// PhoneConflicts returns a page of the open conflicts the actor's unit or
+// a unit below it resolves, oldest first, starting after the position
+// (nil: the first page), and the position the next page starts after —
+// nil when this page is the last. The queue is walked in the order of
+// (created_at, id), so a conflict filed meanwhile joins the end and one
+// settled meanwhile leaves no gap. The actor's subtree bounds every page,
+// wherever the position points.
+func (s *Service) PhoneConflicts(ctx context.Context, a Actor, after *ConflictPosition, limit int) ([]PhoneConflict, *ConflictPosition, error) {
 	root, err := s.scope(a)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lo, hi, err := s.Orgs.PathRange(ctx, root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if limit <= 0 || limit > 200 {
-		limit = 50
+	if limit <= 0 || limit > MaxConflictPage {
+		limit = DefaultConflictPage
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, account_id, source, name, org_id, role, requested_by, resolve_org_id, created_at
-		FROM account_phone_conflicts WHERE resolve_path >= $1 AND resolve_path < $2 AND resolved_at IS NULL
-		ORDER BY created_at, id LIMIT $3`, lo, hi, limit)
+	q := `SELECT id, account_id, source, name, org_id, role, requested_by, resolve_org_id, created_at
+		FROM account_phone_conflicts WHERE resolve_path >= $1 AND resolve_path < $2 AND resolved_at IS NULL`
+	args := []any{lo, hi}
+	if after != nil {
+		q += ` AND (created_at, id) > ($3, $4)`
+		args = append(args, after.CreatedAt, after.ID)
+	}
+	// One more than the page says whether there is a next page.
+	args = append(args, limit+1)
+	rows, err := s.DB.QueryContext(ctx, q+fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list phone conflicts: %w", err)
+		return nil, nil, fmt.Errorf("list phone conflicts: %w", err)
 	}
 	defer rows.Close()
 	var out []PhoneConflict
@@ -143,12 +168,20 @@ func (s *Service) PhoneConflicts(ctx context.Context, a Actor, limit int) ([]Pho
 		var c PhoneConflict
 		var created int64
 		if err := rows.Scan(&c.ID, &c.AccountID, &c.Source, &c.Name, &c.OrgID, &c.Role, &c.RequestedBy, &c.ResolveOrgID, &created); err != nil {
-			return nil, fmt.Errorf("list phone conflicts: %w", err)
+			return nil, nil, fmt.Errorf("list phone conflicts: %w", err)
 		}
 		c.CreatedAt = time.Unix(created, 0).UTC()
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("list phone conflicts: %w", err)
+	}
+	if len(out) <= limit {
+		return out, nil, nil
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, &ConflictPosition{CreatedAt: last.CreatedAt.Unix(), ID: last.ID}, nil
 }
 
 // How an admin settles a phone conflict; recorded in the audit log.

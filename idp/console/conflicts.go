@@ -3,7 +3,9 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -13,10 +15,6 @@ import (
 	"github.com/xszz/xszz/internal/phone"
 	"github.com/xszz/xszz/internal/sqldb"
 )
-
-// conflictPage is how many open phone conflicts a page or an API answer
-// shows; they are settled oldest first.
-const conflictPage = 50
 
 // conflictHolder is the account holding a number someone else asked for.
 type conflictHolder struct {
@@ -107,9 +105,37 @@ func (c *Console) conflictBadge(ctx context.Context, a admin.Actor) int {
 	return n
 }
 
+// conflictsAfter reads the cursor of a queue page (none: the first),
+// which must be one given to this admin.
+func (c *Console) conflictsAfter(ec echo.Context, a admin.Actor) (*admin.ConflictPosition, error) {
+	raw := ec.QueryParam("cursor")
+	if raw == "" {
+		return nil, nil
+	}
+	var pos admin.ConflictPosition
+	if err := c.conflictCursors.Decode(raw, &pos, conflictScope(a)...); err != nil {
+		return nil, err
+	}
+	return &pos, nil
+}
+
+// conflictScope binds a cursor to the admin and their unit (an admin
+// moved elsewhere starts again).
+func conflictScope(a admin.Actor) []string {
+	if a.Account == nil {
+		return []string{a.ID()}
+	}
+	return []string{a.Account.ID, a.Account.OrgID}
+}
+
 func (c *Console) conflictsPage(ec echo.Context) error {
 	ctx := ec.Request().Context()
-	cs, err := c.Admin.PhoneConflicts(ctx, actorOf(ec).actor, conflictPage)
+	a := actorOf(ec).actor
+	after, err := c.conflictsAfter(ec, a)
+	if err != nil {
+		return c.errorPage(ec, http.StatusBadRequest, "翻页链接无效，请从第一页重新查看。")
+	}
+	cs, next, err := c.Admin.PhoneConflicts(ctx, a, after, admin.DefaultConflictPage)
 	if err != nil {
 		return c.fail(ec, err)
 	}
@@ -119,7 +145,14 @@ func (c *Console) conflictsPage(ec echo.Context) error {
 	}
 	d := c.base(ec, "待处理的手机号冲突")
 	d["Conflicts"] = views
-	d["More"] = len(views) == conflictPage
+	d["Paged"] = after != nil
+	if next != nil {
+		cur, err := c.conflictCursors.Encode(next, conflictScope(a)...)
+		if err != nil {
+			return err
+		}
+		d["Next"] = "/admin/conflicts?" + url.Values{"cursor": {cur}}.Encode()
+	}
 	return c.render(ec, http.StatusOK, "conflicts.html", d)
 }
 
@@ -136,16 +169,20 @@ func (c *Console) resolveConflictForm(ec echo.Context) error {
 }
 
 func (c *Console) apiConflicts(ec echo.Context) error {
-	limit := conflictPage
+	limit := admin.DefaultConflictPage
 	if l := ec.QueryParam("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 200 {
-			return badRequest(ec, "limit 应为 1–200 的整数")
+		if err != nil || n < 1 || n > admin.MaxConflictPage {
+			return badRequest(ec, fmt.Sprintf("limit 应为 1–%d 的整数", admin.MaxConflictPage))
 		}
 		limit = n
 	}
-	ctx := ec.Request().Context()
-	cs, err := c.Admin.PhoneConflicts(ctx, actorOf(ec).actor, limit)
+	ctx, a := ec.Request().Context(), actorOf(ec).actor
+	after, err := c.conflictsAfter(ec, a)
+	if err != nil {
+		return badRequest(ec, "cursor 无效，请从第一页重新查询")
+	}
+	cs, next, err := c.Admin.PhoneConflicts(ctx, a, after, limit)
 	if err != nil {
 		return apiFail(ec, err)
 	}
@@ -153,7 +190,13 @@ func (c *Console) apiConflicts(ec echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return ec.JSON(http.StatusOK, map[string]any{"items": views})
+	out := map[string]any{"items": views}
+	if next != nil {
+		if out["next_cursor"], err = c.conflictCursors.Encode(next, conflictScope(a)...); err != nil {
+			return err
+		}
+	}
+	return ec.JSON(http.StatusOK, out)
 }
 
 func (c *Console) apiResolveConflict(ec echo.Context) error {

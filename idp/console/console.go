@@ -32,6 +32,7 @@ import (
 	"github.com/xszz/xszz/idp/org"
 	"github.com/xszz/xszz/idp/profile"
 	"github.com/xszz/xszz/idp/session"
+	"github.com/xszz/xszz/internal/cursor"
 )
 
 // Sessions resolves the SSO cookie into a live session.
@@ -104,6 +105,8 @@ type Console struct {
 	Deps
 	origin string
 	tmpl   *template.Template
+	// conflictCursors signs the queue's page cursors, bound to the admin.
+	conflictCursors *cursor.Codec
 }
 
 // New checks the dependencies and returns a console.
@@ -127,7 +130,11 @@ func New(d Deps) (*Console, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Console{Deps: d, origin: u.Scheme + "://" + u.Host, tmpl: parseTemplates()}, nil
+	cursors, err := cursor.New(d.Config.Key, "idp phone conflicts")
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return &Console{Deps: d, origin: u.Scheme + "://" + u.Host, tmpl: parseTemplates(), conflictCursors: cursors}, nil
 }
 
 // Register mounts the console and the admin API.

@@ -61,35 +61,48 @@ func (s *Service) entry(ctx context.Context, v directory.Viewer, p directory.Per
 type Query struct {
 	OrgID string // a unit in the viewer's subtree; "" for the whole subtree
 	Text  string
-	After string
+	// After is where the page starts (nil: the first page); Limit is at
+	// most directory.MaxPage.
+	After *directory.Position
 	Limit int
 }
 
-// List returns a page of the viewer's subtree.
-func (s *Service) List(ctx context.Context, v directory.Viewer, q Query) ([]Entry, error) {
+// List returns a page of the viewer's subtree (or of what the text finds
+// in it) and the position the next page starts after, nil on the last
+// page. The subtree bounds every page, wherever the position points.
+func (s *Service) List(ctx context.Context, v directory.Viewer, q Query) ([]Entry, *directory.Position, error) {
 	if q.OrgID != "" {
 		u, err := s.Dir.Unit(ctx, q.OrgID)
 		if errors.Is(err, directory.ErrNotFound) || (err == nil && !v.Covers(u.Path)) {
-			return nil, web.Errorf(http.StatusNotFound, "not_found", "单位不存在或不在本单位之下")
+			return nil, nil, web.Errorf(http.StatusNotFound, "not_found", "单位不存在或不在本单位之下")
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	ps, err := s.Dir.People(ctx, directory.PersonQuery{Under: v.Path, OrgID: q.OrgID, Text: q.Text, After: q.After, Limit: q.Limit})
+	ps, next, err := s.Dir.People(ctx, directory.PersonQuery{Under: v.Path, OrgID: q.OrgID, Text: q.Text, After: q.After, Limit: q.Limit})
+	if errors.Is(err, directory.ErrBadPosition) {
+		return nil, nil, BadCursor()
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := []Entry{}
 	names := map[string]string{}
 	for _, p := range ps {
 		e, err := s.entry(ctx, v, p, names)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, e)
 	}
-	return out, nil
+	return out, next, nil
+}
+
+// BadCursor answers a page asked for with a cursor that is not one of
+// this query's (made up, altered, or from another query or person).
+func BadCursor() error {
+	return web.Errorf(http.StatusBadRequest, "invalid_request", "翻页位置无效，请从第一页重新查询")
 }
 
 // Point is a unit above the viewer with its contact people (admins).
@@ -162,9 +175,9 @@ func (s *Service) WriteCSV(ctx context.Context, v directory.Viewer, w io.Writer)
 	if err := cw.Write([]string{"姓名", "单位", "角色", "手机号"}); err != nil {
 		return err
 	}
-	after := ""
+	var after *directory.Position
 	for {
-		page, err := s.List(ctx, v, Query{After: after, Limit: 200})
+		page, next, err := s.List(ctx, v, Query{After: after, Limit: directory.MaxPage})
 		if err != nil {
 			return err
 		}
@@ -176,11 +189,11 @@ func (s *Service) WriteCSV(ctx context.Context, v directory.Viewer, w io.Writer)
 			if err := cw.Write([]string{cell(e.Name), cell(e.OrgName), role, e.Phone}); err != nil {
 				return fmt.Errorf("contacts csv: %w", err)
 			}
-			after = e.ID
 		}
-		if len(page) < 200 {
+		if next == nil {
 			break
 		}
+		after = next
 	}
 	cw.Flush()
 	return cw.Error()

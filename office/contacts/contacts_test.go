@@ -36,7 +36,7 @@ func TestContacts(t *testing.T) {
 		s := &contacts.Service{Dir: dir, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
 		county := tr.Admin("110101")
 
-		all, err := s.List(ctx, county, contacts.Query{})
+		all, _, err := s.List(ctx, county, contacts.Query{})
 		if err != nil || len(all) != 10 {
 			t.Fatalf("county subtree: %d people (%v), want 10 (5 units × 2)", len(all), err)
 		}
@@ -45,10 +45,11 @@ func TestContacts(t *testing.T) {
 				t.Errorf("%s: phone %q can reveal %v", e.Name, e.Phone, e.CanReveal)
 			}
 		}
-		// Pages of 3 cover everyone once.
-		seen, after := map[string]bool{}, ""
-		for {
-			page, err := s.List(ctx, county, contacts.Query{After: after, Limit: 3})
+		// Pages of 3 cover everyone once; the last says so.
+		seen := map[string]bool{}
+		var after *directory.Position
+		for pages := 1; ; pages++ {
+			page, next, err := s.List(ctx, county, contacts.Query{After: after, Limit: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,11 +58,14 @@ func TestContacts(t *testing.T) {
 					t.Fatalf("%s twice", e.ID)
 				}
 				seen[e.ID] = true
-				after = e.ID
 			}
-			if len(page) < 3 {
+			if next == nil {
+				if pages != 4 || len(page) != 1 {
+					t.Errorf("last page is page %d with %d people, want page 4 with 1", pages, len(page))
+				}
 				break
 			}
+			after = next
 		}
 		if len(seen) != 10 {
 			t.Errorf("paged through %d, want 10", len(seen))
@@ -82,7 +86,7 @@ func TestContacts(t *testing.T) {
 			{"乙市", nil}, // outside the subtree
 			{"%", nil},
 		} {
-			got, err := s.List(ctx, county, contacts.Query{Text: c.text})
+			got, _, err := s.List(ctx, county, contacts.Query{Text: c.text})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +99,7 @@ func TestContacts(t *testing.T) {
 			}
 		}
 
-		if _, err := s.List(ctx, county, contacts.Query{OrgID: "110102"}); status(err) != http.StatusNotFound {
+		if _, _, err := s.List(ctx, county, contacts.Query{OrgID: "110102"}); status(err) != http.StatusNotFound {
 			t.Errorf("a sibling's unit: %v", err)
 		}
 		if p, err := s.Reveal(ctx, county, staff.Sub); err != nil || p != full.Phone {
@@ -114,7 +118,7 @@ func TestContacts(t *testing.T) {
 		if err := dir.SetShowPhone(ctx, staff.Sub, true); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.List(ctx, tr.Staff("S01"), contacts.Query{Text: "甲一中学"}); !containsPhone(got, full.Phone) {
+		if got, _, _ := s.List(ctx, tr.Staff("S01"), contacts.Query{Text: "甲一中学"}); !containsPhone(got, full.Phone) {
 			t.Errorf("shown number not in the list: %+v", got)
 		}
 		// Contact points above: the admins of every unit up to the centre.
