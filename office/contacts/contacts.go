@@ -87,8 +87,11 @@ func (s *Service) List(ctx context.Context, v directory.Viewer, q Query) ([]Entr
 	if err != nil {
 		return nil, nil, err
 	}
+	names, err := s.unitNames(ctx, ps)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := []Entry{}
-	names := map[string]string{}
 	for _, p := range ps {
 		e, err := s.entry(ctx, v, p, names)
 		if err != nil {
@@ -97,6 +100,26 @@ func (s *Service) List(ctx context.Context, v directory.Viewer, q Query) ([]Entr
 		out = append(out, e)
 	}
 	return out, next, nil
+}
+
+// unitNames names the units of a page's people in one query.
+func (s *Service) unitNames(ctx context.Context, ps []directory.Person) (map[string]string, error) {
+	names := map[string]string{}
+	var ids []string
+	for _, p := range ps {
+		if _, seen := names[p.OrgID]; !seen {
+			names[p.OrgID] = "" // a unit gone from the directory stays unnamed
+			ids = append(ids, p.OrgID)
+		}
+	}
+	units, err := s.Dir.Units(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units {
+		names[u.ID] = u.Name
+	}
+	return names, nil
 }
 
 // BadCursor answers a page asked for with a cursor that is not one of

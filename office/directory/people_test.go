@@ -333,3 +333,34 @@ func TestPeoplePositionsStayInTheSubtree(t *testing.T) {
 		}
 	})
 }
+
+// Units answers in the order asked, leaves out ids it does not know, and
+// reads past one query's batch of ids.
+func TestUnitsInTheOrderAsked(t *testing.T) {
+	sqldbtest.Run(t, func(t *testing.T, db *sqldb.DB) {
+		w := newWorld(t, db)
+		ctx := context.Background()
+		var ids, want []string
+		for range 130 { // 130 × 5 ids: more than one batch of 500
+			ids = append(ids, "S02", "nope", "110000", wangSchool, "S01")
+			want = append(want, "S02", "110000", wangSchool, "S01")
+		}
+		units, err := w.dir.Units(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range units {
+			got = append(got, u.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %d units starting %v, want %d starting %v", len(got), got[:min(8, len(got))], len(want), want[:8])
+		}
+		if units[0].Name != w.tr.Units["S02"].Name || units[0].Path != w.tr.Units["S02"].Path {
+			t.Fatalf("S02 read as %+v", units[0])
+		}
+		if none, err := w.dir.Units(ctx, nil); err != nil || len(none) != 0 {
+			t.Fatalf("no ids: %v, %v", none, err)
+		}
+	})
+}
