@@ -26,12 +26,12 @@ func TestLinksToAResolvedWarning(t *testing.T) {
 		ctx := context.Background()
 		asOf := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
 		files := []CSVFile{
-			{"schools.csv", []byte("school_code,region_code,name\n4151010001,510104,锦江某大学\n4151010002,510105,青羊某大学\n")},
-			{"students.csv", []byte("anon_id,region_code,school_code,stage\nS-1,510104,4151010001,bachelor\nS-2,510105,4151010002,bachelor\n")},
-			{"ident.csv", []byte("anon_id,year,level,categories\nS-1,2025,1,\n")},
-			{"alloc.csv", []byte("allocation_id,region_code,year,segment,programme,source,amount,allocated_on,due_on\n" +
+			{Name: "schools.csv", Data: []byte("school_code,region_code,name\n4151010001,510104,锦江某大学\n4151010002,510105,青羊某大学\n")},
+			{Name: "students.csv", Data: []byte("anon_id,region_code,school_code,stage\nS-1,510104,4151010001,bachelor\nS-2,510105,4151010002,bachelor\n")},
+			{Name: "ident.csv", Data: []byte("anon_id,year,level,categories\nS-1,2025,1,\n")},
+			{Name: "alloc.csv", Data: []byte("allocation_id,region_code,year,segment,programme,source,amount,allocated_on,due_on\n" +
 				"900001,510104,2025,higher,he_grant,central,100000,2025-09-01,2025-11-30\n")},
-			{"disb.csv", []byte("allocation_id,amount,paid_on\n900001,40000,2025-10-01\n")},
+			{Name: "disb.csv", Data: []byte("allocation_id,amount,paid_on\n900001,40000,2025-10-01\n")},
 		}
 		if _, err := Import(ctx, db, files, nil, asOf); err != nil {
 			t.Fatal(err)
@@ -75,8 +75,8 @@ func TestLinksToAResolvedWarning(t *testing.T) {
 
 		// Paid in full on time; another student is found in need.
 		more := []CSVFile{
-			{"disb.csv", []byte("allocation_id,amount,paid_on\n900001,60000,2025-11-01\n")},
-			{"ident.csv", []byte("anon_id,year,level,categories\nS-2,2025,3,\n")},
+			{Name: "disb.csv", Data: []byte("allocation_id,amount,paid_on\n900001,60000,2025-11-01\n")},
+			{Name: "ident.csv", Data: []byte("anon_id,year,level,categories\nS-2,2025,3,\n")},
 		}
 		if _, err := Import(ctx, db, more, nil, asOf); err != nil {
 			t.Fatal(err)
