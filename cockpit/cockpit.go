@@ -139,10 +139,19 @@ func Generate(ctx context.Context, db *sqldb.DB, o gen.Options) (gen.Stats, erro
 	return gen.Run(ctx, db, tree, o)
 }
 
-// CSVFile is one file for Import.
+// CSVFile is one file for Import: Data, or, when Open is set, what Open
+// reads (a stream: the file is never held in memory whole).
 type CSVFile struct {
 	Name string
 	Data []byte
+	Open func() (io.ReadCloser, error)
+}
+
+func (f CSVFile) source() ingest.Source {
+	if f.Open == nil {
+		return ingest.Bytes(f.Name, f.Data)
+	}
+	return ingest.Source{Name: f.Name, Open: f.Open}
 }
 
 // Import reads real data from CSV files (xszz cockpit import; columns in
@@ -161,7 +170,7 @@ func Import(ctx context.Context, db *sqldb.DB, files []CSVFile, progress io.Writ
 	}
 	var todo []kinded
 	for _, f := range files {
-		k, err := ingest.KindOf(f.Data)
+		k, err := kindOf(f.source())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -171,7 +180,7 @@ func Import(ctx context.Context, db *sqldb.DB, files []CSVFile, progress io.Writ
 	var done []ingest.Result
 	var failed error
 	for _, t := range todo {
-		r, err := ingest.File(ctx, db, tree, t.f.Name, t.f.Data, progress)
+		r, err := ingest.File(ctx, db, tree, t.f.source(), progress)
 		if err != nil {
 			failed = err
 			break
@@ -184,6 +193,15 @@ func Import(ctx context.Context, db *sqldb.DB, files []CSVFile, progress io.Writ
 		}
 	}
 	return done, failed
+}
+
+func kindOf(src ingest.Source) (ingest.Kind, error) {
+	rc, err := src.Open()
+	if err != nil {
+		return ingest.Kind{}, err
+	}
+	defer rc.Close()
+	return ingest.KindOf(rc)
 }
 
 // SeedDemo generates the laptop-sized demo set of xszz demo seed: every

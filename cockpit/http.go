@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/xszz/xszz/cockpit/dash"
+	"github.com/xszz/xszz/cockpit/warning"
 	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/internal/web"
 )
@@ -136,6 +137,10 @@ func asHTTP(err error) error {
 	switch {
 	case errors.Is(err, dash.ErrOutOfScope):
 		return web.Errorf(http.StatusForbidden, "out_of_scope", "只能查看本单位所辖地区的数据")
+	case errors.Is(err, warning.ErrResolved):
+		// Same status and code as an id never given out, so a client
+		// that only knows 404 is right; the sentence tells people why.
+		return web.Errorf(http.StatusNotFound, "not_found", "该预警已解除：数据刷新后已不再成立")
 	case errors.Is(err, dash.ErrNoRegion), errors.Is(err, sqldb.ErrNotFound):
 		return web.Errorf(http.StatusNotFound, "not_found", "没有这个地区、看板或预警")
 	case errors.Is(err, dash.ErrBadInput):

@@ -14,23 +14,23 @@ import (
 
 // The files of a small real import, given out of order on purpose.
 var importFiles = []CSVFile{
-	{"aid.csv", []byte("anon_id,year,programme,source,amount,paid_on\n" +
+	{Name: "aid.csv", Data: []byte("anon_id,year,programme,source,amount,paid_on\n" +
 		"S-1,2025,he_grant,central,3700,2025-10-15\n" +
 		"S-1,2025,国家励志奖学金,中央财政,6000.00,2025-11-20\n" +
 		"S-2,2025,living,central,1250,2025-09-30\n")},
-	{"students.csv", []byte("\ufeffanon_id,region_code,school_code,stage\n" +
+	{Name: "students.csv", Data: []byte("\ufeffanon_id,region_code,school_code,stage\n" +
 		"S-1,510104,4151010001,bachelor\n" +
 		"S-2,510105,4151010002,小学\n")},
-	{"schools.csv", []byte("school_code,region_code,name\n" +
+	{Name: "schools.csv", Data: []byte("school_code,region_code,name\n" +
 		"4151010001,510104,锦江某大学\n" +
 		"4151010002,510105,\"青羊区某小学\"\n")},
-	{"ident.csv", []byte("anon_id,year,level,categories\n" +
+	{Name: "ident.csv", Data: []byte("anon_id,year,level,categories\n" +
 		"S-1,2025,1,低保|孤儿\n" +
 		"S-2,2025,比较困难,\n")},
-	{"enrolment.csv", []byte("region_code,year,stage,students\n510104,2025,bachelor,1000\n510105,2025,primary,2000\n")},
-	{"alloc.csv", []byte("allocation_id,region_code,year,segment,programme,source,amount,allocated_on,due_on\n" +
+	{Name: "enrolment.csv", Data: []byte("region_code,year,stage,students\n510104,2025,bachelor,1000\n510105,2025,primary,2000\n")},
+	{Name: "alloc.csv", Data: []byte("allocation_id,region_code,year,segment,programme,source,amount,allocated_on,due_on\n" +
 		"900001,510104,2025,higher,he_grant,central,100000,2025-09-01,2025-11-30\n")},
-	{"disb.csv", []byte("allocation_id,amount,paid_on\n900001,40000,2025-10-01\n")},
+	{Name: "disb.csv", Data: []byte("allocation_id,amount,paid_on\n900001,40000,2025-10-01\n")},
 }
 
 func count(t *testing.T, db *sqldb.DB, query string) int64 {
@@ -77,7 +77,7 @@ func TestImportCSV(t *testing.T) {
 		}
 
 		before := count(t, db, `SELECT COUNT(*) FROM cockpit_aid_records`)
-		bad := []CSVFile{{"bad-aid.csv", []byte("anon_id,year,programme,source,amount,paid_on\n" +
+		bad := []CSVFile{{Name: "bad-aid.csv", Data: []byte("anon_id,year,programme,source,amount,paid_on\n" +
 			"S-1,2025,he_grant,central,3700,2025-10-15\n" + // fine, yet not written
 			"S-9,2025,he_grant,central,3700,2025-10-15\n" + // no such student
 			"S-2,2025,he_grant,central,-5,2025-13-01\n" + // wrong stage, amount, date
@@ -106,14 +106,14 @@ func TestImportCSV(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `line 2, school_code: "4151010001" is already imported`) {
 			t.Errorf("schools again: %v", err)
 		}
-		dup := []CSVFile{{"dup.csv", []byte("region_code,year,stage,students\n510104,2024,bachelor,1\n510000,2024,bachelor,1\n510104,2024,bachelor,2\n")}}
+		dup := []CSVFile{{Name: "dup.csv", Data: []byte("region_code,year,stage,students\n510104,2024,bachelor,1\n510000,2024,bachelor,1\n510104,2024,bachelor,2\n")}}
 		_, err = Import(ctx, db, dup, nil, asOf)
 		for _, want := range []string{`line 3, region_code: "510000" (四川省) is not a county-level region`, `line 4: repeats line 2`} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("enrolment with a province and a repeat: %v, want %q", err, want)
 			}
 		}
-		if _, err := Import(ctx, db, []CSVFile{{"odd.csv", []byte("name,phone\n张三,13900000000\n")}}, nil, asOf); err == nil || !strings.Contains(err.Error(), "matches no kind of file") {
+		if _, err := Import(ctx, db, []CSVFile{{Name: "odd.csv", Data: []byte("name,phone\n张三,13900000000\n")}}, nil, asOf); err == nil || !strings.Contains(err.Error(), "matches no kind of file") {
 			t.Errorf("a file of no known kind: %v", err)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/xszz/xszz/cockpit/catalog"
 	"github.com/xszz/xszz/cockpit/dash"
 	"github.com/xszz/xszz/cockpit/warning"
+	"github.com/xszz/xszz/internal/sqldb"
 	"github.com/xszz/xszz/internal/web"
 	"github.com/xszz/xszz/sdk"
 )
@@ -383,10 +384,18 @@ func (s *Service) warningPage(c echo.Context) error {
 	v := c.Get(viewerKey).(dash.Viewer)
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return web.Errorf(http.StatusNotFound, "not_found", "没有这个预警")
+		s.warningGone(c, 0, warning.Warning{})
+		return nil
 	}
 	x, recs, err := s.q.WarningRecords(c.Request().Context(), v, id, 1000)
-	if err != nil {
+	switch {
+	case errors.Is(err, warning.ErrResolved):
+		s.warningGone(c, id, x)
+		return nil
+	case errors.Is(err, sqldb.ErrNotFound):
+		s.warningGone(c, id, warning.Warning{})
+		return nil
+	case err != nil:
 		return asHTTP(err)
 	}
 	var cols []string
@@ -407,20 +416,46 @@ func (s *Service) warningPage(c echo.Context) error {
 		}
 		rows[i] = row
 	}
-	regionName := x.Region
-	if n := s.tree.Get(x.Region); n != nil {
-		regionName = n.Name
-		if n.Parent != nil && n.Parent.Parent != nil {
-			regionName = n.Parent.Name + " " + n.Name
-		}
-	}
-	back := url.Values{"region": {x.Region}, "year": {strconv.Itoa(x.Year)}}
 	p := s.frame(c, "预警明细", "warnings")
 	web.Render(c, s.pages, http.StatusOK, "warning.html", map[string]any{
 		"Title": p.Title, "Site": p.Site, "Nav": p.Nav, "User": p.User,
 		"W": x, "Rule": warning.RuleName(x.Rule), "Severity": warning.SeverityName(x.Severity), "Sev": x.Severity,
-		"Region": regionName, "Segment": segmentName(x.Segment),
-		"Columns": append([]string{"对象编号(匿名)"}, cols...), "Rows": rows, "Back": "/warnings?" + back.Encode(),
+		"Region": s.regionName(x.Region), "Segment": segmentName(x.Segment),
+		"Columns": append([]string{"对象编号(匿名)"}, cols...), "Rows": rows, "Back": warningsList(x),
 	})
 	return nil
+}
+
+// warningGone answers a link to a warning that is not there (404): one
+// resolved since (x, in the viewer's scope) is named with the day it was
+// found resolved and a way to its region's warnings; any other id, out
+// of scope included, gets the same page whether or not it ever existed,
+// with a way to the viewer's own warnings.
+func (s *Service) warningGone(c echo.Context, id int64, x warning.Warning) {
+	p := s.frame(c, "预警已不存在", "warnings")
+	data := map[string]any{"Title": p.Title, "Site": p.Site, "Nav": p.Nav, "User": p.User, "ID": id, "Back": "/warnings"}
+	if x.ResolvedOn != "" {
+		p.Title = "预警已解除"
+		data["Title"], data["W"], data["Back"] = p.Title, x, warningsList(x)
+		data["Rule"], data["Severity"], data["Sev"] = warning.RuleName(x.Rule), warning.SeverityName(x.Severity), x.Severity
+		data["Region"], data["Segment"] = s.regionName(x.Region), segmentName(x.Segment)
+	}
+	web.Render(c, s.pages, http.StatusNotFound, "warning-gone.html", data)
+}
+
+// warningsList is the warnings dashboard of a warning's region and year.
+func warningsList(x warning.Warning) string {
+	return "/warnings?" + url.Values{"region": {x.Region}, "year": {strconv.Itoa(x.Year)}}.Encode()
+}
+
+// regionName names a leaf with its city ("成都市 锦江区").
+func (s *Service) regionName(code string) string {
+	n := s.tree.Get(code)
+	if n == nil {
+		return code
+	}
+	if n.Parent != nil && n.Parent.Parent != nil {
+		return n.Parent.Name + " " + n.Name
+	}
+	return n.Name
 }

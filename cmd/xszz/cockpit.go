@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -68,11 +69,13 @@ rebuilt afterwards.`,
 			}
 			var files []cockpit.CSVFile
 			for _, a := range args {
-				b, err := os.ReadFile(a)
-				if err != nil {
+				// Opened when imported, and read as a stream: a file of
+				// millions of lines is never held in memory. A missing one
+				// is refused before anything is imported.
+				if _, err := os.Stat(a); err != nil {
 					return err
 				}
-				files = append(files, cockpit.CSVFile{Name: a, Data: b})
+				files = append(files, cockpit.CSVFile{Name: a, Open: func() (io.ReadCloser, error) { return os.Open(a) }})
 			}
 			db, err := sqldb.Open(cmd.Context(), cfg.Database.URL)
 			if err != nil {

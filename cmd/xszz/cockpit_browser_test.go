@@ -329,6 +329,15 @@ func TestCockpitInBrowser(t *testing.T) {
 	if w := evalJS[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
 		t.Errorf("the warnings page is %d px wide at a 390 px viewport", w)
 	}
+	// A link to a warning that is no longer there says so and leads back.
+	run("open a warning that is gone", chromedp.Navigate(sys.cockpitURL+"/warnings/12345"), chromedp.WaitVisible(chromedp.CSS(`#warning-gone`)))
+	if w := evalJS[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the page of a warning that is gone is %d px wide at a 390 px viewport", w)
+	}
+	run("go back to the warnings", chromedp.Click(chromedp.CSS(`#warning-gone #back`)), chromedp.WaitVisible(chromedp.CSS(`#chart-list`)))
+	if loc := location(); loc != sys.cockpitURL+"/warnings" {
+		t.Errorf("the way back from a warning that is gone went to %s", loc)
+	}
 
 	// Sign out, and in again as an account without the grant: the 403
 	// page, with a way out.

@@ -760,15 +760,20 @@ func (q *Queries) warnings(ctx context.Context, d *Dashboard, f filter) error {
 }
 
 // WarningRecords returns the records behind a warning the viewer may see.
+// A warning resolved since comes back as last detected, without records,
+// with warning.ErrResolved.
 func (q *Queries) WarningRecords(ctx context.Context, v Viewer, id int64, limit int) (warning.Warning, []warning.Record, error) {
 	x, err := warning.Load(ctx, q.DB, id)
-	if err != nil {
+	if err != nil && !errors.Is(err, warning.ErrResolved) {
 		return x, nil, err
 	}
-	if _, err := q.Resolve(v, x.Region); err != nil {
-		// Out of scope reads as absent: a county viewer learns nothing
-		// about a neighbour's warning numbers.
-		return x, nil, sqldb.ErrNotFound
+	if _, serr := q.Resolve(v, x.Region); serr != nil {
+		// Out of scope reads as absent, resolved or not: a county viewer
+		// learns nothing about a neighbour's warning numbers.
+		return warning.Warning{}, nil, sqldb.ErrNotFound
+	}
+	if err != nil {
+		return x, nil, err
 	}
 	asOf, err := q.AsOf(ctx)
 	if err != nil {

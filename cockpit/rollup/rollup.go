@@ -22,7 +22,6 @@ var (
 	studentsTable   = load.Table{Name: "cockpit_rollup_students", Columns: []string{"region_code", "year", "segment", "stage", "enrolled", "identified", "level1", "level2", "level3", "aided", "aided_identified"}}
 	categoriesTable = load.Table{Name: "cockpit_rollup_categories", Columns: []string{"region_code", "year", "segment", "category", "students"}}
 	fundsTable      = load.Table{Name: "cockpit_rollup_funds", Columns: []string{"region_code", "year", "segment", "programme", "source", "allocations", "allocated", "disbursed", "late_count", "late_amount"}}
-	warningsTable   = load.Table{Name: "cockpit_warnings", Columns: []string{"id", "rule", "severity", "region_code", "province_code", "city_code", "year", "segment", "programme", "subjects", "amount", "detail"}}
 	warnRollTable   = load.Table{Name: "cockpit_rollup_warnings", Columns: []string{"region_code", "year", "segment", "rule", "severity", "warnings", "subjects"}}
 	refreshTable    = load.Table{Name: "cockpit_refresh", Columns: []string{"id", "refreshed_at", "as_of", "records"}}
 )
@@ -81,7 +80,17 @@ func Refresh(ctx context.Context, db *sqldb.DB, tree *region.Tree, asOf time.Tim
 	start := time.Now()
 	var res Result
 	err := load.Run(ctx, db, func(w *load.Writer) error {
-		for _, t := range []load.Table{aidTable, studentsTable, categoriesTable, fundsTable, warningsTable, warnRollTable, refreshTable} {
+		if db.Dialect == sqldb.Postgres {
+			// One refresh at a time, the next starting from what the last
+			// committed: two at once would each delete the rows they see
+			// and insert the same keys, and would not agree on which
+			// warnings were resolved. Readers take no conflicting lock.
+			// (SQLite serialises writers by itself.)
+			if err := w.Exec("LOCK TABLE " + refreshTable.Name + " IN EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+		}
+		for _, t := range []load.Table{aidTable, studentsTable, categoriesTable, fundsTable, warnRollTable, refreshTable} {
 			if err := w.Exec("DELETE FROM " + t.Name); err != nil {
 				return err
 			}
@@ -309,11 +318,11 @@ func Refresh(ctx context.Context, db *sqldb.DB, tree *region.Tree, asOf time.Tim
 		if err != nil {
 			return err
 		}
+		if err := warning.Replace(w, warns, asOf); err != nil {
+			return err
+		}
 		wr := map[warnKey]*[2]int64{}
 		for _, x := range warns {
-			if err := w.Add(warningsTable, x.ID, x.Rule, x.Severity, x.Region, x.Province, x.City, x.Year, x.Segment, x.Programme, x.Subjects, x.Amount, x.Detail); err != nil {
-				return err
-			}
 			p, err := path(x.Region)
 			if err != nil {
 				return err
@@ -343,7 +352,7 @@ func Refresh(ctx context.Context, db *sqldb.DB, tree *region.Tree, asOf time.Tim
 	// Fresh statistics, or SQLite (which keeps none until asked) reads a
 	// county's warnings through the year index: 100 ms instead of 1 ms at
 	// 10 M records. The tables are small; both dialects know ANALYZE.
-	for _, t := range []string{warningsTable.Name, warnRollTable.Name} {
+	for _, t := range []string{"cockpit_warnings", warnRollTable.Name} {
 		if _, err := db.ExecContext(ctx, "ANALYZE "+t); err != nil {
 			return res, fmt.Errorf("analyze %s: %w", t, err)
 		}

@@ -6,7 +6,6 @@ package warning
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,6 +80,9 @@ type Warning struct {
 	Programme              string
 	Subjects, Amount       int64
 	Detail                 string
+	// ResolvedOn is the as-of day of the refresh that found the warning
+	// no longer held; "" while it holds.
+	ResolvedOn string
 }
 
 // Key groups anomalies into one warning.
@@ -117,8 +119,8 @@ func segmentOf(stage string) string {
 	return string(s.Segment)
 }
 
-// Detect runs every rule over the facts and returns the warnings, ordered
-// and numbered.
+// Detect runs every rule over the facts and returns the warnings in a
+// fixed order, without ids: Replace gives them theirs.
 func Detect(w *load.Writer, in Inputs) ([]Warning, error) {
 	type acc struct{ subjects, amount int64 }
 	groups := map[string]map[Key]*acc{}
@@ -242,9 +244,6 @@ func Detect(w *load.Writer, in Inputs) ([]Warning, error) {
 		return cmp.Or(cmp.Compare(order[a.Rule], order[b.Rule]), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Year, b.Year),
 			cmp.Compare(a.Segment, b.Segment), cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Programme, b.Programme))
 	})
-	for i := range out {
-		out[i].ID = int64(i + 1)
-	}
 	return out, nil
 }
 
@@ -295,20 +294,6 @@ func detail(rule string, k Key, n, amount int64) string {
 type Record struct {
 	Subject string         `json:"subject"`
 	Fields  map[string]any `json:"fields"`
-}
-
-// Load returns a warning by id.
-func Load(ctx context.Context, db sqldb.Querier, id int64) (Warning, error) {
-	var x Warning
-	err := db.QueryRowContext(ctx, `SELECT id, rule, severity, region_code, province_code, city_code, year, segment, programme, subjects, amount, detail
-		FROM cockpit_warnings WHERE id = $1`, id).Scan(&x.ID, &x.Rule, &x.Severity, &x.Region, &x.Province, &x.City, &x.Year, &x.Segment, &x.Programme, &x.Subjects, &x.Amount, &x.Detail)
-	if err == sql.ErrNoRows {
-		return x, sqldb.ErrNotFound
-	}
-	if err != nil {
-		return x, fmt.Errorf("load warning %d: %w", id, err)
-	}
-	return x, nil
 }
 
 func stagesOf(segment string) string {
