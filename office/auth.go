@@ -54,7 +54,7 @@ func (s *Service) relying(ctx context.Context) (*relying, error) {
 	// not carry the request's context.
 	cc := directory.ClientCredentials(context.WithValue(context.Background(), oauth2.HTTPClient, s.d.HTTPClient),
 		p.Endpoints().TokenEndpoint, s.cfg.ClientID, s.cfg.ClientSecret)
-	s.rp = &relying{provider: p, auth: auth, guard: g, syncer: &directory.Syncer{Store: s.dir, Base: s.cfg.Issuer + "/scim/v2", Client: cc, Now: s.d.Now}}
+	s.rp = &relying{provider: p, auth: auth, guard: g, syncer: &directory.Syncer{Store: s.dir, Base: s.cfg.Issuer + "/scim/v2", Client: cc, Now: s.d.Now, Roster: s.acts}}
 	return s.rp, nil
 }
 

@@ -6,7 +6,9 @@
 //
 // Counters per (activity, unit subtree) — expected, registered, signed
 // in — are written when the activity is created (expected, from the
-// roster then) and moved as people register and sign in.
+// roster then), moved as people register and sign in, and, until the
+// activity ends, moved by the directory sync as people join, leave and
+// move (roster.go).
 package activity
 
 import (
@@ -50,7 +52,10 @@ type Activity struct {
 	SigninCloses time.Time        `json:"signin_closes"`
 	Target       directory.Target `json:"target"`
 	CreatedAt    time.Time        `json:"created_at"`
-	secret       []byte
+	// FollowsRoster is false for activities created before the counters
+	// followed the roster: their expected is the roster at creation.
+	FollowsRoster bool `json:"-"`
+	secret        []byte
 }
 
 // Kinds of activity.
@@ -128,10 +133,15 @@ func (s *Service) Create(ctx context.Context, v directory.Viewer, a Activity) (*
 	a.secret = secret[:]
 	a.OrgID, a.OrgPath, a.OrgName, a.AuthorID = v.OrgID, v.Path, v.OrgName, v.Sub
 	a.CreatedAt = s.Now().UTC().Truncate(time.Second)
+	a.FollowsRoster = true
 	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		// The roster read below and the sync's batches do not interleave.
+		if err := directory.LockRoster(ctx, s.DB, tx, false); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, `INSERT INTO office_activities (org_id, org_path, org_name, author_id, title, kind, place, link, description,
-  starts_at, ends_at, reg_opens, reg_closes, signin_opens, signin_closes, target_kind, target, secret, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+  starts_at, ends_at, reg_opens, reg_closes, signin_opens, signin_closes, target_kind, target, secret, created_at, follows_roster)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1) RETURNING id`,
 			a.OrgID, a.OrgPath, a.OrgName, a.AuthorID, a.Title, a.Kind, a.Place, a.Link, a.Description,
 			a.StartsAt.Unix(), a.EndsAt.Unix(), a.RegOpens.Unix(), a.RegCloses.Unix(), a.SigninOpens.Unix(), a.SigninCloses.Unix(),
 			a.Target.Kind, a.Target.Encode(), hex.EncodeToString(a.secret), a.CreatedAt.Unix()).Scan(&a.ID)
@@ -144,7 +154,7 @@ WHERE p.active = 1 AND `+cond+` GROUP BY p.org_path`, args...)
 		if err != nil {
 			return fmt.Errorf("activity roster: %w", err)
 		}
-		perPath := map[string]int{}
+		t := tally{}
 		for rows.Next() {
 			var (
 				p string
@@ -154,18 +164,24 @@ WHERE p.active = 1 AND `+cond+` GROUP BY p.org_path`, args...)
 				rows.Close()
 				return fmt.Errorf("activity roster: %w", err)
 			}
-			perPath[p] = n
+			t.add(&a, p, colExpected, n)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("activity roster: %w", err)
 		}
-		expected := directory.FoldUp(perPath, a.OrgPath)
-		expected[a.OrgID] += 0
-		for org, n := range expected {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO office_activity_counts (activity_id, org_id, expected) VALUES ($1, $2, $3)`, a.ID, org, n); err != nil {
-				return fmt.Errorf("activity counters: %w", err)
-			}
+		if err := t.apply(ctx, tx); err != nil {
+			return err
+		}
+		// The holding unit has its row even with nobody expected.
+		ids := directory.PathIDs(a.OrgPath)
+		parent := ""
+		if len(ids) > 1 {
+			parent = ids[len(ids)-2]
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO office_activity_counts (activity_id, org_id, parent_id, path) VALUES ($1, $2, $3, $4)
+ON CONFLICT (activity_id, org_id) DO NOTHING`, a.ID, a.OrgID, parent, a.OrgPath); err != nil {
+			return fmt.Errorf("activity counters: %w", err)
 		}
 		return nil
 	})
@@ -175,18 +191,20 @@ WHERE p.active = 1 AND `+cond+` GROUP BY p.org_path`, args...)
 	return &a, nil
 }
 
-const columns = `id, org_id, org_path, org_name, author_id, title, kind, place, link, description, starts_at, ends_at, reg_opens, reg_closes, signin_opens, signin_closes, target_kind, target, secret, created_at`
+const columns = `id, org_id, org_path, org_name, author_id, title, kind, place, link, description, starts_at, ends_at, reg_opens, reg_closes, signin_opens, signin_closes, target_kind, target, secret, created_at, follows_roster`
 
 func scan(r interface{ Scan(...any) error }) (*Activity, error) {
 	var (
 		a                               Activity
 		st, en, ro, rc, so, sc, created int64
 		kind, target, secret            string
+		follows                         int
 	)
 	if err := r.Scan(&a.ID, &a.OrgID, &a.OrgPath, &a.OrgName, &a.AuthorID, &a.Title, &a.Kind, &a.Place, &a.Link, &a.Description,
-		&st, &en, &ro, &rc, &so, &sc, &kind, &target, &secret, &created); err != nil {
+		&st, &en, &ro, &rc, &so, &sc, &kind, &target, &secret, &created, &follows); err != nil {
 		return nil, err
 	}
+	a.FollowsRoster = follows == 1
 	u := func(v int64) time.Time { return time.Unix(v, 0).UTC() }
 	a.StartsAt, a.EndsAt, a.RegOpens, a.RegCloses, a.SigninOpens, a.SigninCloses, a.CreatedAt = u(st), u(en), u(ro), u(rc), u(so), u(sc), u(created)
 	a.Target = directory.DecodeTarget(kind, target)
@@ -296,6 +314,9 @@ func (s *Service) Register(ctx context.Context, v directory.Viewer, id int64) (R
 		return Registration{}, conflict("不在报名时间内")
 	}
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if err := directory.LockRoster(ctx, s.DB, tx, false); err != nil {
+			return err
+		}
 		_, err := s.register(ctx, tx, a, v, now)
 		return err
 	})
@@ -305,9 +326,27 @@ func (s *Service) Register(ctx context.Context, v directory.Viewer, id int64) (R
 	return s.Status(ctx, v, id)
 }
 
+// register records the viewer's registration once. The viewer is on the
+// roster when the directory places them in the audience; they are counted
+// there, at the directory's unit. Otherwise (the sync has not brought
+// them yet, or the directory has them elsewhere) they are counted off the
+// roster at the unit of their token, until a sync puts them on it.
+// Activities from before the roster was followed count everyone as
+// registered, as they did. The caller holds the roster lock.
 func (s *Service) register(ctx context.Context, tx *sql.Tx, a *Activity, v directory.Viewer, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO office_registrations (activity_id, person_id, org_id, org_path, registered_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (activity_id, person_id) DO NOTHING`, a.ID, v.Sub, v.OrgID, v.Path, now.Unix())
+	on, org, path := true, v.OrgID, v.Path
+	if a.FollowsRoster {
+		p, known, err := directory.PlaceOf(ctx, tx, v.Sub)
+		if err != nil {
+			return false, err
+		}
+		on = known && a.reaches(p)
+		if on {
+			org, path = p.OrgID, p.Path
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO office_registrations (activity_id, person_id, org_id, org_path, registered_at, on_roster) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (activity_id, person_id) DO NOTHING`, a.ID, v.Sub, org, path, now.Unix(), boolInt(on))
 	if err != nil {
 		return false, fmt.Errorf("register: %w", err)
 	}
@@ -315,21 +354,9 @@ ON CONFLICT (activity_id, person_id) DO NOTHING`, a.ID, v.Sub, v.OrgID, v.Path, 
 	if n == 0 {
 		return false, nil
 	}
-	return true, bump(ctx, tx, a, v.Path, "registered")
-}
-
-// bump adds one to column for every unit from the holding unit down to
-// the person's.
-func bump(ctx context.Context, tx *sql.Tx, a *Activity, personPath, column string) error {
-	ids := directory.PathIDs(personPath)[len(directory.PathIDs(a.OrgPath))-1:]
-	for _, org := range ids {
-		_, err := tx.ExecContext(ctx, `INSERT INTO office_activity_counts (activity_id, org_id, `+column+`) VALUES ($1, $2, 1)
-ON CONFLICT (activity_id, org_id) DO UPDATE SET `+column+` = office_activity_counts.`+column+` + 1`, a.ID, org)
-		if err != nil {
-			return fmt.Errorf("activity counters: %w", err)
-		}
-	}
-	return nil
+	t := tally{}
+	t.countRegistration(a, path, on, false, 1)
+	return true, t.apply(ctx, tx)
 }
 
 // CheckIn signs the viewer in with the code on the organiser's screen,
@@ -357,17 +384,33 @@ func (s *Service) CheckIn(ctx context.Context, v directory.Viewer, id int64, cod
 		return Registration{}, bad("签到码不正确或已过期")
 	}
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		if err := directory.LockRoster(ctx, s.DB, tx, false); err != nil {
+			return err
+		}
 		if _, err := s.register(ctx, tx, a, v, now); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE office_registrations SET checked_in_at = $1 WHERE activity_id = $2 AND person_id = $3 AND checked_in_at IS NULL`, now.Unix(), a.ID, v.Sub)
+		// Counted where the registration is counted, once: a second
+		// sign-in finds checked_in_at set and changes nothing.
+		var (
+			on   int
+			path string
+		)
+		err := tx.QueryRowContext(ctx, `UPDATE office_registrations SET checked_in_at = $1 WHERE activity_id = $2 AND person_id = $3 AND checked_in_at IS NULL
+RETURNING on_roster, org_path`, now.Unix(), a.ID, v.Sub).Scan(&on, &path)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("check in: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return bump(ctx, tx, a, v.Path, "checked_in")
+		col := colCheckedIn
+		if on == 0 {
+			col = colOffCheckedIn
 		}
-		return nil
+		t := tally{}
+		t.add(a, path, col, 1)
+		return t.apply(ctx, tx)
 	})
 	if err != nil {
 		return Registration{}, err

@@ -110,9 +110,9 @@ func scanUnit(r interface{ Scan(...any) error }) (Unit, error) {
 	return u, err
 }
 
-// Unit returns one unit.
+// Unit returns one unit (read in the transaction ctx carries, if any).
 func (s *Store) Unit(ctx context.Context, id string) (Unit, error) {
-	u, err := scanUnit(s.db.QueryRowContext(ctx, `SELECT `+unitColumns+` FROM office_units WHERE id = $1`, id))
+	u, err := scanUnit(s.db.Q(ctx).QueryRowContext(ctx, `SELECT `+unitColumns+` FROM office_units WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("unit %q: %w", id, ErrNotFound)
 	}

@@ -31,6 +31,9 @@ type Syncer struct {
 	Now    func() time.Time
 	// PageSize is the count asked for per page (default 500).
 	PageSize int
+	// Roster hears of every person and unit that moved, in the
+	// transaction of the page that moved them (nil: nobody).
+	Roster Roster
 }
 
 // ClientCredentials returns an HTTP client that authenticates as the
@@ -44,22 +47,22 @@ func ClientCredentials(ctx context.Context, tokenURL, clientID, secret string) *
 // Result says what a sync did.
 type Result struct{ Units, People int }
 
-// Sync runs one incremental sync of units, then people.
+// Sync runs one incremental sync of units, then people. Each page is
+// applied in one transaction, together with what follows from it for the
+// Roster.
 func (y *Syncer) Sync(ctx context.Context) (Result, error) {
 	var r Result
-	n, err := y.syncResource(ctx, "Groups", y.applyGroup)
+	n, err := y.syncResource(ctx, "Groups", y.applyGroups)
 	if err != nil {
 		return r, err
 	}
 	r.Units = n
 	if n > 0 {
-		// A unit that moved changed the path of its people without
-		// changing them: the IdP's users keep their lastModified.
-		if err := y.Store.RepathPeople(ctx); err != nil {
+		if err := y.Store.Repath(ctx, y.Roster); err != nil {
 			return r, err
 		}
 	}
-	if n, err = y.syncResource(ctx, "Users", y.applyUser); err != nil {
+	if n, err = y.syncResource(ctx, "Users", y.applyUsers); err != nil {
 		return r, err
 	}
 	r.People = n
@@ -81,7 +84,7 @@ type meta struct {
 	LastModified string `json:"lastModified"`
 }
 
-func (y *Syncer) syncResource(ctx context.Context, resource string, apply func(context.Context, json.RawMessage) (string, error)) (int, error) {
+func (y *Syncer) syncResource(ctx context.Context, resource string, apply func(context.Context, []json.RawMessage) ([]string, error)) (int, error) {
 	mark, err := y.Store.Mark(ctx, resource)
 	if err != nil {
 		return 0, err
@@ -100,11 +103,11 @@ func (y *Syncer) syncResource(ctx context.Context, resource string, apply func(c
 		if err := y.get(ctx, "/"+resource+"?"+q.Encode(), &page); err != nil {
 			return applied, err
 		}
-		for _, raw := range page.Resources {
-			lm, err := apply(ctx, raw)
-			if err != nil {
-				return applied, err
-			}
+		marks, err := apply(ctx, page.Resources)
+		if err != nil {
+			return applied, err
+		}
+		for _, lm := range marks {
 			// Rows at the mark itself come again every time (ge); they
 			// are re-applied but are not changes.
 			if lm > mark {
@@ -168,14 +171,22 @@ type scimGroup struct {
 	Meta meta `json:"meta"`
 }
 
-func (y *Syncer) applyGroup(ctx context.Context, raw json.RawMessage) (string, error) {
-	var g scimGroup
-	if err := json.Unmarshal(raw, &g); err != nil || g.ID == "" || g.Org.Path == "" {
-		return "", fmt.Errorf("scim group: not a unit with the org extension")
+func (y *Syncer) applyGroups(ctx context.Context, raws []json.RawMessage) ([]string, error) {
+	units := make([]Unit, 0, len(raws))
+	marks := make([]string, 0, len(raws))
+	for _, raw := range raws {
+		var g scimGroup
+		if err := json.Unmarshal(raw, &g); err != nil || g.ID == "" || g.Org.Path == "" {
+			return nil, fmt.Errorf("scim group: not a unit with the org extension")
+		}
+		units = append(units, Unit{ID: g.ID, ParentID: g.Org.Parent, Name: g.DisplayName, Level: g.Org.Level, Path: g.Org.Path,
+			RegionCode: g.Org.RegionCode, Kind: g.Org.Kind, Active: g.Org.Active})
+		marks = append(marks, g.Meta.LastModified)
 	}
-	u := Unit{ID: g.ID, ParentID: g.Org.Parent, Name: g.DisplayName, Level: g.Org.Level, Path: g.Org.Path,
-		RegionCode: g.Org.RegionCode, Kind: g.Org.Kind, Active: g.Org.Active}
-	return g.Meta.LastModified, y.Store.PutUnit(ctx, u, y.Now().Unix())
+	if err := y.Store.ApplyUnits(ctx, y.Roster, units, y.Now().Unix()); err != nil {
+		return nil, err
+	}
+	return marks, nil
 }
 
 type scimUser struct {
@@ -195,19 +206,28 @@ type scimUser struct {
 	Meta meta `json:"meta"`
 }
 
-func (y *Syncer) applyUser(ctx context.Context, raw json.RawMessage) (string, error) {
-	var u scimUser
-	if err := json.Unmarshal(raw, &u); err != nil || u.ID == "" || u.Org.OrgPath == "" {
-		return "", fmt.Errorf("scim user: not an account with the org extension")
+func (y *Syncer) applyUsers(ctx context.Context, raws []json.RawMessage) ([]string, error) {
+	people := make([]Person, 0, len(raws))
+	marks := make([]string, 0, len(raws))
+	for _, raw := range raws {
+		var u scimUser
+		if err := json.Unmarshal(raw, &u); err != nil || u.ID == "" || u.Org.OrgPath == "" {
+			return nil, fmt.Errorf("scim user: not an account with the org extension")
+		}
+		p := Person{ID: u.ID, Name: u.DisplayName, OrgID: u.Org.OrgID, OrgPath: u.Org.OrgPath, Role: "staff", Active: u.Active}
+		if len(u.PhoneNumbers) > 0 {
+			p.Phone = u.PhoneNumbers[0].Value
+		}
+		if len(u.Roles) > 0 {
+			p.Role = u.Roles[0].Value
+		}
+		people = append(people, p)
+		marks = append(marks, u.Meta.LastModified)
 	}
-	p := Person{ID: u.ID, Name: u.DisplayName, OrgID: u.Org.OrgID, OrgPath: u.Org.OrgPath, Role: "staff", Active: u.Active}
-	if len(u.PhoneNumbers) > 0 {
-		p.Phone = u.PhoneNumbers[0].Value
+	if err := y.Store.ApplyPeople(ctx, y.Roster, people, y.Now().Unix()); err != nil {
+		return nil, err
 	}
-	if len(u.Roles) > 0 {
-		p.Role = u.Roles[0].Value
-	}
-	return u.Meta.LastModified, y.Store.PutPerson(ctx, p, y.Now().Unix())
+	return marks, nil
 }
 
 func boolInt(b bool) int {
@@ -217,9 +237,10 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// PutUnit inserts or replaces a unit.
+// PutUnit inserts or replaces a unit, in the transaction ctx carries if
+// any. It moves nothing else: the sync goes through ApplyUnits.
 func (s *Store) PutUnit(ctx context.Context, u Unit, now int64) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO office_units (id, parent_id, name, level, path, region_code, kind, active, modified)
+	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO office_units (id, parent_id, name, level, path, region_code, kind, active, modified)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, name = excluded.name, level = excluded.level, path = excluded.path,
   region_code = excluded.region_code, kind = excluded.kind, active = excluded.active, modified = excluded.modified`,
@@ -231,9 +252,10 @@ ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, name = excluded.n
 }
 
 // PutPerson inserts or replaces a person, keeping their own choice to
-// show their phone number.
+// show their phone number, in the transaction ctx carries if any. Nothing
+// counted against the roster follows: the sync goes through ApplyPeople.
 func (s *Store) PutPerson(ctx context.Context, p Person, now int64) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO office_people (id, name, phone, org_id, org_path, role, active, show_phone, modified, name_key)
+	_, err := s.db.Q(ctx).ExecContext(ctx, `INSERT INTO office_people (id, name, phone, org_id, org_path, role, active, show_phone, modified, name_key)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $2)
 ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_key = excluded.name, phone = excluded.phone, org_id = excluded.org_id, org_path = excluded.org_path,
   role = excluded.role, active = excluded.active, modified = excluded.modified`,
@@ -271,16 +293,6 @@ func (s *Store) SetMark(ctx context.Context, resource, mark string, now int64) e
 ON CONFLICT (resource) DO UPDATE SET mark = excluded.mark, synced_at = excluded.synced_at`, resource, mark, now)
 	if err != nil {
 		return fmt.Errorf("set sync mark %s: %w", resource, err)
-	}
-	return nil
-}
-
-// RepathPeople brings every person's unit path in line with their unit's.
-func (s *Store) RepathPeople(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE office_people SET org_path = (SELECT u.path FROM office_units u WHERE u.id = office_people.org_id)
-WHERE EXISTS (SELECT 1 FROM office_units u WHERE u.id = office_people.org_id AND u.path <> office_people.org_path)`)
-	if err != nil {
-		return fmt.Errorf("repath people: %w", err)
 	}
 	return nil
 }
