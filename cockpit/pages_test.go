@@ -128,6 +128,10 @@ func TestPagesScopeAndGate(t *testing.T) {
 		if len(ids) == 0 {
 			t.Fatal("county warnings page lists no warning to drill into")
 		}
+		// An id is a name: shown as it is in links, never as 1,234,567.
+		if !strings.Contains(body, ">"+ids[0][1]+"<") {
+			t.Errorf("warning %s is not shown as its id in the list", ids[0][1])
+		}
 		if code, _, body := get("county", "/warnings/"+ids[0][1]); code != 200 || !strings.Contains(body, `id="records"`) || !strings.Contains(body, "<tbody><tr>") {
 			t.Errorf("warning records page: %d %.300s", code, body)
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -739,7 +740,9 @@ func (q *Queries) warnings(ctx context.Context, d *Dashboard, f filter) error {
 		if n := q.Tree.Get(reg); n != nil {
 			name = n.Name
 		}
-		list.Rows = append(list.Rows, []any{id, warning.SeverityName(sev), warning.RuleName(rule), name, catalog.SegmentName[catalog.Segment(seg)], detail})
+		// The id is a name, not a quantity: as text it is shown and
+		// exported without thousands separators.
+		list.Rows = append(list.Rows, []any{strconv.FormatInt(id, 10), warning.SeverityName(sev), warning.RuleName(rule), name, catalog.SegmentName[catalog.Segment(seg)], detail})
 		list.Warnings = append(list.Warnings, id)
 		return nil
 	})
