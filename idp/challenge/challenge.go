@@ -243,7 +243,7 @@ func (s *Service) issue(ctx context.Context, ip string, wrong bool) error {
 	if !res.Allowed() {
 		wait := int((res.RetryAfter + time.Second - 1) / time.Second)
 		s.log.WarnContext(ctx, "challenge: image budget spent", slog.String("source", otp.Source(ip)))
-		return &web.Error{Status: http.StatusTooManyRequests, Code: "challenge_rate_limited",
+		return &web.Error{Status: http.StatusTooManyRequests, Code: "rate_limited_challenge",
 			Message: "获取图形验证码过于频繁，请 " + strconv.Itoa(max(wait, 1)) + " 秒后再试",
 			Header:  map[string]string{"Retry-After": strconv.Itoa(max(wait, 1))}}
 	}

@@ -171,7 +171,7 @@ func TestChallenge(t *testing.T) {
 					}
 					var ue *web.Error
 					err := check(s, src.same, "", "")
-					if !errors.As(err, &ue) || ue.Status != http.StatusTooManyRequests || ue.Header["Retry-After"] == "" || !strings.Contains(ue.Message, "秒后再试") {
+					if !errors.As(err, &ue) || ue.Status != http.StatusTooManyRequests || ue.Header["Retry-After"] == "" || !strings.Contains(ue.Message, "秒后再试") || !strings.HasPrefix(ue.Code, "rate_limited_") {
 						t.Fatalf("fourth image in a minute: %v", err)
 					}
 					// A wrong answer draws a new image too, and is held the same.
